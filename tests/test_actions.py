@@ -1,0 +1,102 @@
+"""The action policy: every row of the guidelines and the licence table."""
+
+import pytest
+
+from thingapp.actions import (REASON_DERIVATIVES, REASON_NO_DERIVATIVES, REASON_OWNER, Action,
+                              choose_actions)
+from thingapp.licenses import LICENSES, allows_derivatives, find_license
+
+OWNER, OTHER = "1001", "1002"
+
+
+def thing(license: str, allows: bool | None = None, creator_id: object = 1001) -> dict:
+    t = {"id": 1, "name": "T", "creator": {"id": creator_id, "name": "mara"}, "license": license}
+    if allows is not None:
+        t["allows_derivatives"] = allows
+    return t
+
+
+# Every display string of the table, with whether a non-owner may remix.
+LICENCE_ROWS = [
+    ("Creative Commons - Attribution", True),
+    ("Creative Commons - Attribution - Share Alike", True),
+    ("Creative Commons - Attribution - No Derivatives", False),
+    ("Creative Commons - Attribution - Non-Commercial", True),
+    ("Creative Commons - Attribution - Non-Commercial - Share Alike", True),
+    ("Creative Commons - Attribution - Non-Commercial - No Derivatives", False),
+    ("Creative Commons - Public Domain Dedication", True),
+    ("GNU - GPL", True),
+    ("GNU - LGPL", True),
+    ("BSD License", True),
+    ("Public Domain", True),
+    ("All Rights Reserved", False),
+    ("Nokia", False),
+    ("Some licence Thingiverse adds tomorrow", False),
+    ("Creative Commons - Share Alike", True),  # an older display variant
+]
+
+
+@pytest.mark.parametrize(("license", "remixable"), LICENCE_ROWS)
+def test_non_owner_gets_remix_only_when_the_licence_allows_derivatives(license, remixable):
+    choice = choose_actions(thing(license), OTHER)
+    if remixable:
+        assert choice.actions == (Action.REMIX, Action.DOWNLOAD)
+        assert choice.reason == REASON_DERIVATIVES
+    else:
+        assert choice.actions == (Action.DOWNLOAD,)
+        assert choice.reason == REASON_NO_DERIVATIVES
+
+
+@pytest.mark.parametrize(("license", "_"), LICENCE_ROWS)
+def test_owner_posts_back_whatever_the_licence(license, _):
+    choice = choose_actions(thing(license), OWNER)
+    assert choice.default is Action.POST_TO_THING
+    assert choice.actions == (Action.POST_TO_THING, Action.DOWNLOAD)
+    assert choice.reason == REASON_OWNER
+
+
+def test_allows_derivatives_flag_wins_over_the_licence_string():
+    assert choose_actions(thing("Creative Commons - Attribution", allows=False), OTHER
+                          ).actions == (Action.DOWNLOAD,)
+    assert choose_actions(thing("All Rights Reserved", allows=True), OTHER
+                          ).default is Action.REMIX
+
+
+def test_a_non_boolean_allows_derivatives_falls_back_to_the_licence():
+    t = thing("Creative Commons - Attribution - No Derivatives")
+    t["allows_derivatives"] = "true"  # not what Thingiverse documents: don't trust it
+    assert choose_actions(t, OTHER).actions == (Action.DOWNLOAD,)
+
+
+def test_missing_licence_and_flag_means_download_only():
+    t = {"id": 1, "name": "T", "creator": {"id": 1003}}
+    assert choose_actions(t, OTHER).actions == (Action.DOWNLOAD,)
+
+
+@pytest.mark.parametrize("creator", [None, {}, {"id": None}, {"id": True}, "1001"])
+def test_a_thing_without_a_usable_creator_is_nobodys(creator):
+    t = thing("Creative Commons - Attribution - No Derivatives")
+    t["creator"] = creator
+    assert choose_actions(t, OWNER).actions == (Action.DOWNLOAD,)
+
+
+def test_ownership_compares_string_user_id_with_integer_creator_id():
+    assert choose_actions(thing("GNU - GPL", creator_id=1001), "1001").default is Action.POST_TO_THING
+    assert choose_actions(thing("GNU - GPL", creator_id="1001"), "1001").default is Action.POST_TO_THING
+    assert choose_actions(thing("GNU - GPL", creator_id=10010), "1001").default is Action.REMIX
+
+
+def test_every_licence_is_found_by_code_and_by_display_string():
+    for licence in LICENSES:
+        assert find_license(licence.display) is licence
+        assert find_license(f"  {licence.display.upper()} ") is licence
+        if licence.code:
+            assert find_license(licence.code) is licence
+
+
+def test_share_alike_and_non_commercial_are_marked():
+    assert find_license("cc-sa").share_alike and not find_license("cc-sa").non_commercial
+    assert find_license("cc-nc-sa").share_alike and find_license("cc-nc-sa").non_commercial
+    assert find_license("cc-nc").non_commercial and not find_license("cc").non_commercial
+    assert find_license("gpl").share_alike
+    assert not allows_derivatives(None)

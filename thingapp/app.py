@@ -1,0 +1,104 @@
+"""The application factory and its route table."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from thingapp import api, pages
+from thingapp.security import AccessLog, SecurityHeaders
+from thingapp.settings import Settings
+from thingapp.signin import SignIn, SignInError
+from thingapp.store import open_store
+from thingapp.thingiverse import DEFAULT_TIMEOUT, ThingiverseClient
+
+ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger("thingapp")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if _wants_json(request):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code,
+                            headers=exc.headers)
+    return request.app.state.templates.TemplateResponse(
+        request, "error.html", {"message": exc.detail}, status_code=exc.status_code)
+
+
+async def _signin_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInError)
+    return JSONResponse({"error": exc.message, "reason": exc.reason}, status_code=exc.status)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    message = "Something went wrong on our side. Please try again."
+    if _wants_json(request):
+        return JSONResponse({"error": message}, status_code=500)
+    return request.app.state.templates.TemplateResponse(
+        request, "error.html", {"message": message}, status_code=500)
+
+
+def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+               ) -> Starlette:
+    """Build the app. `transport` lets tests route Thingiverse calls to an in-process sandbox."""
+    if not settings.demo:
+        settings.validate()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = open_store(settings.store_url)
+        async with httpx.AsyncClient(transport=transport, timeout=DEFAULT_TIMEOUT,
+                                     follow_redirects=False) as http:
+            thingiverse = ThingiverseClient(http, site_url=settings.thingiverse_url,
+                                            api_url=settings.api_url,
+                                            client_id=settings.client_id,
+                                            client_secret=settings.client_secret)
+            app.state.thingiverse = thingiverse
+            app.state.signin = SignIn(settings, store, thingiverse)
+            await store.sweep()
+            try:
+                yield
+            finally:
+                store.close()
+
+    routes = [
+        Route("/", pages.launch),
+        Route("/callback", pages.callback),
+        Route("/api/logins", api.start_login, methods=["POST"]),
+        Route("/api/logins/{login_id}/claim", api.claim_login, methods=["POST"]),
+        Route("/api/callback", api.complete_login, methods=["POST"]),
+        Route("/api/context", api.context),
+        Route("/api/logout", api.logout, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(AccessLog),
+                    Middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)],
+        exception_handlers={HTTPException: _http_error, SignInError: _signin_error,
+                            Exception: _server_error},
+        lifespan=lifespan,
+    )
+    env = Environment(loader=FileSystemLoader(ROOT / "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    app.state.templates = Jinja2Templates(env=env)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,38 @@
+"""The HTML pages: the launch page the iframe shows, and the OAuth callback page."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from thingapp.signin import SignIn, SignInError
+from thingapp.thing_ids import parse_thing_ref
+
+
+async def launch(request: Request) -> Response:
+    """`GET /?thing_id=N` (or `id`, or `thing` from the picker form; `code` from a legacy launch)."""
+    templates = request.app.state.templates
+    raw = next((request.query_params[k] for k in ("thing_id", "id", "thing")
+                if request.query_params.get(k)), None)
+    if raw is None:
+        return templates.TemplateResponse(request, "picker.html", {"error": None})
+    thing_id = parse_thing_ref(raw)
+    if thing_id is None:
+        return templates.TemplateResponse(
+            request, "picker.html", status_code=400,
+            context={"error": "That is not a Thing. Paste a Thing's address, such as "
+                              "https://www.thingiverse.com/thing:2001, or its number."})
+    context = {"thing_id": thing_id, "login": None, "error": None}
+    code = request.query_params.get("code")
+    if code:
+        signin: SignIn = request.app.state.signin
+        try:
+            context["login"] = await signin.sign_in_with_code(code, thing_id)
+        except SignInError as exc:
+            context["error"] = exc.message
+    return templates.TemplateResponse(request, "launch.html", context)
+
+
+async def callback(request: Request) -> Response:
+    """Where Thingiverse sends the user back; the page's script does the rest."""
+    return request.app.state.templates.TemplateResponse(request, "callback.html", {})

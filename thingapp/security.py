@@ -1,0 +1,96 @@
+"""Response headers every page needs inside Thingiverse's iframe, and an access log without secrets.
+
+Both are plain ASGI middleware so they cover every response, errors included.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+access_log = logging.getLogger("thingapp.access")
+
+# Query parameters that would put a credential in a URL (and so in logs and Referer headers).
+CREDENTIAL_PARAMS = {"access_token", "session_token", "token", "claim"}
+
+
+def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
+    """No inline script, nothing from third origins, framable only by Thingiverse."""
+    return "; ".join([
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "frame-ancestors " + " ".join(frame_ancestors),
+    ])
+
+
+class SecurityHeaders:
+    """CSP with frame-ancestors (never X-Frame-Options, which can't name Thingiverse),
+    no Referer, and no caching of anything but static files."""
+
+    def __init__(self, app: ASGIApp, frame_ancestors: tuple[str, ...]) -> None:
+        self.app = app
+        self.csp = content_security_policy(frame_ancestors)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = self.csp
+                headers["Referrer-Policy"] = "no-referrer"
+                headers["X-Content-Type-Options"] = "nosniff"
+                if not static:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class AccessLog:
+    """One log line per request: method, path (never the query string), status, milliseconds.
+
+    A request that carries a credential in its query string is refused before anything else
+    sees it: tokens belong in headers and bodies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
+        try:
+            if any(name in CREDENTIAL_PARAMS for name, _ in query):
+                response = JSONResponse(
+                    {"error": "Credentials must not be sent in a URL. Send them in the "
+                              "Authorization header or the request body."}, status_code=400)
+                await response(scope, receive, record_status)
+            else:
+                await self.app(scope, receive, record_status)
+        finally:
+            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status,
+                            (time.perf_counter() - started) * 1000)

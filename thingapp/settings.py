@@ -1,0 +1,134 @@
+"""The app's configuration: one object, read from the environment only when asked.
+
+Nothing here runs at import time; `Settings.from_env(os.environ)` is called by the CLI, and tests
+build `Settings(...)` directly.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DEFAULT_THINGIVERSE_URL = "https://www.thingiverse.com"
+DEFAULT_API_URL = "https://api.thingiverse.com"
+
+# Keys people paste from examples; a signing key anyone can guess signs anyone's session.
+PLACEHOLDER_KEYS = {"", "changeme", "change-me", "change_me", "secret", "dev", "development",
+                    "test", "insecure", "your-secret-key", "replace-me", "xxx"}
+MIN_KEY_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """The settings cannot run the app; `problems` holds one sentence per fault."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def origin_of(url: str) -> str:
+    """`https://www.thingiverse.com/x` -> `https://www.thingiverse.com`."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    client_id: str
+    secret_key: str
+    public_url: str
+    thingiverse_url: str = DEFAULT_THINGIVERSE_URL
+    api_url: str = DEFAULT_API_URL
+    client_secret: str = ""
+    frame_ancestors: tuple[str, ...] = ()
+    store_url: str = "sqlite:///thingapp.sqlite3"
+    demo: bool = False
+    login_ttl: int = 600  # seconds a started sign-in may take
+    session_ttl: int = 8 * 3600
+    http_timeout: float = 10.0
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Normalise once so every consumer sees the same shapes.
+        object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        object.__setattr__(self, "thingiverse_url", self.thingiverse_url.rstrip("/"))
+        object.__setattr__(self, "api_url", self.api_url.rstrip("/"))
+        if not self.frame_ancestors:
+            object.__setattr__(self, "frame_ancestors", (origin_of(self.thingiverse_url),))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read the documented `THINGAPP_*` / `THINGIVERSE_*` variables."""
+        ancestors = tuple(env.get("THINGAPP_FRAME_ANCESTORS", "").split())
+        return cls(
+            client_id=env.get("THINGAPP_CLIENT_ID", "").strip(),
+            client_secret=env.get("THINGAPP_CLIENT_SECRET", "").strip(),
+            secret_key=env.get("THINGAPP_SECRET_KEY", ""),
+            public_url=env.get("THINGAPP_PUBLIC_URL", "").strip(),
+            thingiverse_url=env.get("THINGIVERSE_URL", DEFAULT_THINGIVERSE_URL).strip(),
+            api_url=env.get("THINGIVERSE_API_URL", DEFAULT_API_URL).strip(),
+            frame_ancestors=ancestors,
+            store_url=env.get("THINGAPP_STORE", "sqlite:///thingapp.sqlite3").strip(),
+        )
+
+    @classmethod
+    def for_demo(cls, *, public_url: str, thingiverse_url: str, client_id: str,
+                 client_secret: str, store_url: str) -> Settings:
+        """Settings for `thingapp demo`: a fresh random key each run, sandbox as Thingiverse."""
+        return cls(client_id=client_id, client_secret=client_secret,
+                   secret_key=secrets.token_urlsafe(32), public_url=public_url,
+                   thingiverse_url=thingiverse_url, api_url=thingiverse_url,
+                   store_url=store_url, demo=True)
+
+    @property
+    def callback_url(self) -> str:
+        return f"{self.public_url}/callback"
+
+    def problems(self) -> list[str]:
+        """Every reason these settings can't serve the app, one sentence each."""
+        found = []
+        if not self.client_id:
+            found.append("THINGAPP_CLIENT_ID is missing: set it to your app's client ID from "
+                         "Thingiverse's app page.")
+        key = self.secret_key
+        if key.strip().lower() in PLACEHOLDER_KEYS:
+            found.append("THINGAPP_SECRET_KEY is missing or a placeholder: set it to a random "
+                         "value, e.g. the output of `python -c 'import secrets; "
+                         "print(secrets.token_urlsafe(32))'`.")
+        elif len(key) < MIN_KEY_LENGTH:
+            found.append(f"THINGAPP_SECRET_KEY is {len(key)} characters long: use at least "
+                         f"{MIN_KEY_LENGTH} random characters.")
+        for name, value, origin_only in (("THINGAPP_PUBLIC_URL", self.public_url, True),
+                                         ("THINGIVERSE_URL", self.thingiverse_url, True),
+                                         ("THINGIVERSE_API_URL", self.api_url, False)):
+            problem = _url_problem(name, value, origin_only)
+            if problem:
+                found.append(problem)
+        derived = self.frame_ancestors == (origin_of(self.thingiverse_url),)
+        for ancestor in () if derived else self.frame_ancestors:  # else said above already
+            problem = _url_problem("THINGAPP_FRAME_ANCESTORS", ancestor)
+            if problem:
+                found.append(problem)
+        if not self.store_url.startswith("sqlite:///"):
+            found.append(f"THINGAPP_STORE {self.store_url!r} is not supported: use "
+                         "sqlite:///path/to/file.sqlite3.")
+        return found
+
+    def validate(self) -> None:
+        """Raise `SettingsError` unless the settings can serve the app."""
+        found = self.problems()
+        if found:
+            raise SettingsError(found)
+
+
+def _url_problem(name: str, value: str, origin_only: bool = True) -> str | None:
+    if not value:
+        return f"{name} is missing: set it to an origin such as https://example.com."
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return f"{name} {value!r} is not an http(s) URL: write it as https://host[:port]."
+    if origin_only and (parts.path not in ("", "/") or parts.query or parts.fragment):
+        return f"{name} {value!r} must be an origin with no path, query or fragment."
+    return None
