@@ -7,15 +7,13 @@ const back = document.getElementById('back');
 const params = new URLSearchParams(location.hash.slice(1));
 history.replaceState(null, '', location.pathname);
 
-function pendingFrameLogin() {
-  try { return JSON.parse(sessionStorage.getItem('thingapp.pending') || 'null'); } catch { return null; }
-}
+const PENDING_PREFIX = 'thingapp.pending:'; // set by the launch page before an in-frame sign-in
 
 function fail(text) {
   message.textContent = text;
-  const pending = pendingFrameLogin();
-  if (pending && !window.opener) { // in-frame sign-in: offer the way back to the Thing
-    sessionStorage.removeItem('thingapp.pending');
+  if (window.name.startsWith(PENDING_PREFIX)) { // in-frame sign-in: offer the way back
+    const pending = JSON.parse(window.name.slice(PENDING_PREFIX.length));
+    window.name = '';
     back.href = `/?thing_id=${encodeURIComponent(pending.thing_id)}`;
     back.hidden = false;
   }

@@ -1,15 +1,18 @@
 // The launch page in Thingiverse's iframe: sign in, then show the Thing and the actions on offer.
 //
-// Cookies don't work here (third-party), so the app session is a bearer token held in memory and
-// in sessionStorage (so reloading the Thing page keeps you signed in). The Thingiverse token
-// never reaches this page: it stays on the app's server.
+// Cookies don't work here (third-party), and browsers that block them often block this frame's
+// storage too. So the app session is a bearer token held in memory, and in sessionStorage only
+// where the browser allows it (then reloading the Thing page keeps you signed in). The
+// Thingiverse token never reaches this page: it stays on the app's server.
 
 const root = document.getElementById('launch');
 const statusLine = document.getElementById('status');
 const thingId = Number(root.dataset.thingId);
 
 const SESSION_KEY = 'thingapp.session';
-const PENDING_KEY = 'thingapp.pending'; // an in-frame sign-in on its way back from Thingiverse
+// An in-frame sign-in leaves this page and comes back; its claim travels in the frame's own
+// window.name, which survives the round trip even where storage is blocked.
+const PENDING_PREFIX = 'thingapp.pending:';
 const POLL_MS = 1500;
 const POLL_LIMIT_MS = 10 * 60 * 1000;
 
@@ -18,6 +21,29 @@ let login = null; // {login_id, claim}: only this frame holds the claim
 let pollTimer = null;
 let claiming = false;
 let retryLoadsThing = false; // the Connect button's "Try again" after the Thing failed to load
+let sessionToken = null;
+
+const storage = (() => {
+  try {
+    window.sessionStorage.getItem(SESSION_KEY);
+    return window.sessionStorage;
+  } catch {
+    return null; // third-party storage blocked: memory only
+  }
+})();
+
+function keepSession(token) {
+  sessionToken = token;
+  if (!storage) return;
+  if (token) storage.setItem(SESSION_KEY, token); else storage.removeItem(SESSION_KEY);
+}
+
+function takePendingLogin() {
+  if (!window.name.startsWith(PENDING_PREFIX)) return null;
+  const pending = JSON.parse(window.name.slice(PENDING_PREFIX.length));
+  window.name = '';
+  return pending;
+}
 
 function show(view) {
   for (const el of root.querySelectorAll('[data-view]')) el.hidden = el.dataset.view !== view;
@@ -73,7 +99,7 @@ async function startLogin(mode) {
     popup.location.href = r.body.authorize_url;
     schedulePoll(Date.now());
   } else {
-    sessionStorage.setItem(PENDING_KEY, JSON.stringify({...login, thing_id: thingId}));
+    window.name = PENDING_PREFIX + JSON.stringify({...login, thing_id: thingId});
     location.assign(r.body.authorize_url);
   }
 }
@@ -98,10 +124,9 @@ async function claim() {
   claiming = false;
   if (r.status === 202) return 'pending';
   stopPolling();
-  sessionStorage.removeItem(PENDING_KEY);
   login = null;
   if (r.status === 200) {
-    sessionStorage.setItem(SESSION_KEY, r.body.session_token);
+    keepSession(r.body.session_token);
     await loadContext();
   } else if (r.body.reason === 'denied') {
     offerConnect('You declined access.', true, 'Try again');
@@ -112,12 +137,11 @@ async function claim() {
 }
 
 async function loadContext() {
-  const token = sessionStorage.getItem(SESSION_KEY);
   show('waiting');
   say('Loading the Thing…');
-  const r = await call('GET', `/api/context?thing_id=${thingId}`, undefined, token);
+  const r = await call('GET', `/api/context?thing_id=${thingId}`, undefined, sessionToken);
   if (r.status === 401) {
-    sessionStorage.removeItem(SESSION_KEY);
+    keepSession(null);
     offerConnect(r.body.error || 'Please connect again.', true);
     return;
   }
@@ -162,13 +186,12 @@ document.getElementById('connect').addEventListener('click', () => {
 
 document.getElementById('restart').addEventListener('click', () => {
   if (popup) popup.close();
-  sessionStorage.removeItem(PENDING_KEY);
   offerConnect();
 });
 
 document.getElementById('sign-out').addEventListener('click', async () => {
-  const token = sessionStorage.getItem(SESSION_KEY);
-  sessionStorage.removeItem(SESSION_KEY);
+  const token = sessionToken;
+  keepSession(null);
   if (token) await call('POST', '/api/logout', undefined, token);
   offerConnect('You are signed out.');
 });
@@ -191,7 +214,7 @@ function resume() {
     offerConnect(statusLine.textContent.trim(), true);
     return;
   }
-  const pending = JSON.parse(sessionStorage.getItem(PENDING_KEY) || 'null');
+  const pending = takePendingLogin();
   if (pending) { // back from an in-frame sign-in
     login = {login_id: pending.login_id, claim: pending.claim};
     show('waiting');
@@ -199,7 +222,8 @@ function resume() {
     claim().then((result) => { if (result === 'pending') schedulePoll(Date.now()); });
     return;
   }
-  if (sessionStorage.getItem(SESSION_KEY)) {
+  sessionToken = storage ? storage.getItem(SESSION_KEY) : null;
+  if (sessionToken) {
     loadContext();
     return;
   }

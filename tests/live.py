@@ -1,0 +1,95 @@
+"""Real servers and a real browser: `thingapp demo` in a subprocess, driven by Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Browser, FrameLocator, Page, Playwright
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic",
+                 # Block third-party cookies as Safari, Firefox and Chrome's own users now meet them.
+                 "--test-third-party-cookie-phaseout"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Demo:
+    """A running `thingapp demo`: the sandbox on localhost, the app on 127.0.0.1."""
+    process: subprocess.Popen[bytes]
+    app_url: str
+    sandbox_url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_demo(workdir: Path) -> Demo:
+    app_port, sandbox_port = free_port(), free_port()
+    log_path = workdir / "demo.log"
+    thingapp = Path(sys.executable).with_name("thingapp")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(thingapp), "demo", "--app-port", str(app_port), "--sandbox-port",
+             str(sandbox_port), "--store", f"sqlite:///{workdir / 'demo.sqlite3'}"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    demo = Demo(process, f"http://127.0.0.1:{app_port}", f"http://localhost:{sandbox_port}",
+                log_path)
+    deadline = time.monotonic() + 30
+    while "thingapp demo is running." not in demo.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            demo.stop()
+            raise RuntimeError(f"thingapp demo did not start:\n{demo.log()}")
+        time.sleep(0.1)
+    return demo
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Debian's Chromium where Playwright can't download its own, else Playwright's."""
+    path = os.environ.get("THINGAPP_CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser")
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+
+
+def app_frame(page: Page) -> FrameLocator:
+    return page.frame_locator("iframe[title='Thing app']")
+
+
+def approve_in(auth_page: Page, username: str, decision: str = "Agree") -> None:
+    """On the sandbox's authorize page: pick a seeded user, then Agree or Deny."""
+    auth_page.get_by_label(username).check()
+    auth_page.get_by_role("button", name=decision).click()
+
+
+def sign_in_with_popup(page: Page, sandbox_url: str, thing_id: int, username: str,
+                       decision: str = "Agree") -> FrameLocator:
+    page.goto(f"{sandbox_url}/thing:{thing_id}")
+    frame = app_frame(page)
+    with page.expect_popup() as popup_info:
+        frame.get_by_role("button", name="Connect Thingiverse").click()
+    popup = popup_info.value
+    popup.wait_for_url("**/login/oauth/authorize**")
+    approve_in(popup, username, decision)
+    popup.wait_for_event("close", timeout=10_000)
+    return frame

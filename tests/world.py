@@ -1,0 +1,91 @@
+"""The app wired to an in-process sandbox, so HTTP tests cross both for real."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+from starlette.testclient import TestClient
+
+from thingapp.app import create_app
+from thingapp.sandbox import create_sandbox_app, default_config
+from thingapp.settings import Settings
+
+APP_URL = "http://127.0.0.1:8000"
+SANDBOX_URL = "http://localhost:8800"
+CLIENT_ID = "thingapp-demo"
+CLIENT_SECRET = "thingapp-demo-secret"
+SECRET_KEY = "test-secret-key-" + "x" * 32
+
+OWNER, REMIXER, OTHER_CREATOR = 1001, 1002, 1003
+OWNED_CC, CC_SA, CC_ND, ALL_RIGHTS_RESERVED, CC_NC_SA = 2001, 2002, 2003, 2004, 2005
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = dict(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, secret_key=SECRET_KEY,
+        public_url=APP_URL, thingiverse_url=SANDBOX_URL, api_url=SANDBOX_URL,
+        store_url=f"sqlite:///{tmp_path / 'app.sqlite3'}")
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class World:
+    """An app and a sandbox, wired together in one process, with a story-like API for tests."""
+
+    def __init__(self, tmp_path: Path, sandbox_app: object = None, **overrides: object) -> None:
+        self.tmp_path = tmp_path
+        self.sandbox_app = sandbox_app or create_sandbox_app(
+            default_config(SANDBOX_URL, APP_URL, CLIENT_ID, CLIENT_SECRET))
+        self.sandbox = TestClient(self.sandbox_app, base_url=SANDBOX_URL)
+        self.settings = make_settings(tmp_path, **overrides)
+        self.app = create_app(self.settings, transport=httpx.ASGITransport(self.sandbox_app))
+        self.client = TestClient(self.app, base_url=APP_URL)
+
+    def mint_token(self, user_id: int, client_id: str = CLIENT_ID) -> str:
+        r = self.sandbox.post("/sandbox/tokens", json={"user_id": user_id, "client_id": client_id})
+        assert r.status_code == 201, r.text
+        return r.json()["access_token"]
+
+    def start_login(self, thing_id: int | None = OWNED_CC, mode: str = "popup") -> dict:
+        r = self.client.post("/api/logins", json={"thing_id": thing_id, "mode": mode})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    def authorize(self, login: dict, user_id: int, decision: str = "agree") -> dict[str, str]:
+        """Click Agree/Deny on the sandbox's authorize page; the fragment it redirects to."""
+        query = {k: v[0] for k, v in parse_qs(urlsplit(login["authorize_url"]).query).items()}
+        page = self.sandbox.get("/login/oauth/authorize", params=query)
+        assert page.status_code == 200, page.text
+        r = self.sandbox.post("/login/oauth/authorize", data={**query, "user_id": str(user_id),
+                                                              "decision": decision},
+                              follow_redirects=False)
+        assert r.status_code in (302, 303), r.text
+        location = urlsplit(r.headers["location"])
+        assert f"{location.scheme}://{location.netloc}{location.path}" == f"{APP_URL}/callback"
+        return {k: v[0] for k, v in parse_qs(location.fragment).items()}
+
+    def callback(self, fragment: dict[str, str]) -> httpx.Response:
+        return self.client.post("/api/callback", json=fragment)
+
+    def claim(self, login: dict) -> httpx.Response:
+        return self.client.post(f"/api/logins/{login['login_id']}/claim",
+                                json={"claim": login["claim"]})
+
+    def sign_in(self, user_id: int, thing_id: int = OWNED_CC) -> str:
+        """The whole token flow; returns the app session token."""
+        login = self.start_login(thing_id)
+        assert self.callback(self.authorize(login, user_id)).status_code == 200
+        r = self.claim(login)
+        assert r.status_code == 200, r.text
+        return r.json()["session_token"]
+
+    def context(self, session_token: str, thing_id: int) -> httpx.Response:
+        return self.client.get(f"/api/context?thing_id={thing_id}",
+                               headers={"Authorization": f"Bearer {session_token}"})
+
+    def session_count(self) -> int:
+        with sqlite3.connect(self.tmp_path / "app.sqlite3") as db:
+            return db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
