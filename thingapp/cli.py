@@ -58,7 +58,7 @@ def _sandbox_app(public_url: str, app_url: str, client_id: str, client_secret: s
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    public_url = args.public_url or f"http://localhost:{args.port}"
+    public_url = (args.public_url or f"http://localhost:{args.port}").rstrip("/")
     app = _sandbox_app(public_url, args.app_url.rstrip("/"), args.client_id, args.client_secret)
     _serve(app, args.host, args.port).run()
     return 0

@@ -1,0 +1,137 @@
+"""The api side: Things, files, the current user, and the download redirect.
+
+Every endpoint wants `Authorization: Bearer TOKEN` with a live token of any client (a query
+`access_token` is not accepted: tokens don't belong in URLs). Errors are JSON `{"error": ...}`
+with the same text in `X-Error`, as older clients read. Every answer carries
+`X-RateLimit-Remaining`, counted down per token (per client address when there is no live
+token); past the limit the API answers 429. There is no time window yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from thingapp.sandbox.context import SandboxContext, context_of
+from thingapp.sandbox.seed import PLACEHOLDER_IMAGE
+from thingapp.sandbox.state import Grant
+from thingapp.sandbox.storage import storage_url
+
+ApiHandler = Callable[[Request, SandboxContext, Grant], Awaitable[Response]]
+
+
+class ApiError(Exception):
+    """An error answer of the API: HTTP status and Thingiverse's message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "Not Found")
+
+
+def error_response(status: int, message: str) -> JSONResponse:
+    """`{"error": message}` with the same text in `X-Error`."""
+    return JSONResponse({"error": message}, status_code=status, headers={"X-Error": message})
+
+
+def api_endpoint(handler: ApiHandler) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap a handler with Bearer authentication, rate counting and error mapping."""
+
+    async def endpoint(request: Request) -> Response:
+        context = context_of(request)
+        token = _bearer_token(request)
+        grant = context.world.grant_for(token) if token else None
+        # Key the counter by the token only once it is known live, so junk tokens share one bucket.
+        host = request.client.host if request.client else "unknown"
+        rate_key = token if grant else f"address:{host}"
+        remaining = context.world.spend_request(rate_key, context.config.rate_limit)
+        response: Response
+        if remaining < 0:
+            response = error_response(429, "Too Many Requests")
+        elif grant is None:
+            response = error_response(401, "Unauthorized")
+        else:
+            try:
+                response = await handler(request, context, grant)
+            except ApiError as error:
+                response = error_response(error.status, error.message)
+        response.headers["X-RateLimit-Remaining"] = str(max(remaining, 0))
+        return response
+
+    return endpoint
+
+
+def _bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _id_param(request: Request, name: str = "id") -> int:
+    # Ids are matched as text so that /things/abc is the API's JSON 404, not the router's.
+    raw = str(request.path_params[name])
+    if not raw.isdigit():
+        raise _not_found()
+    return int(raw)
+
+
+def _thing_id(request: Request, context: SandboxContext) -> int:
+    thing_id = _id_param(request)
+    if thing_id not in context.world.things:
+        raise _not_found()
+    return thing_id
+
+
+async def get_thing(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """GET /things/{id}: the Thing object."""
+    return JSONResponse(context.world.things[_thing_id(request, context)])
+
+
+async def get_thing_files(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """GET /things/{id}/files: the Thing's file objects."""
+    files = context.world.files_of(_thing_id(request, context))
+    return JSONResponse([stored.data for stored in files])
+
+
+async def get_file(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """GET /files/{id}: one file object."""
+    stored = context.world.files.get(_id_param(request))
+    if stored is None:
+        raise _not_found()
+    return JSONResponse(stored.data)
+
+
+async def download_file(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """GET /files/{id}/download: 302 to storage (which refuses requests carrying Authorization)."""
+    file_id = _id_param(request)
+    stored = context.world.files.get(file_id)
+    if stored is None:
+        raise _not_found()
+    url = storage_url(context.config.public_url, file_id, stored.data["name"])
+    return RedirectResponse(url, status_code=302)
+
+
+async def get_me(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """GET /users/me: the token's user, with `current_app` naming the client it was issued to."""
+    user: dict[str, Any] = dict(context.world.users[grant.user_id])
+    index, client = next(
+        (i, c) for i, c in enumerate(context.config.clients) if c.client_id == grant.client_id
+    )
+    app_id = 4001 + index
+    public_url = context.config.public_url
+    user["current_app"] = {
+        "id": app_id,
+        "name": client.name,
+        "url": f"{public_url}/apps/{app_id}",
+        "public_url": f"{public_url}/app:{app_id}",
+        "thumbnail": public_url + PLACEHOLDER_IMAGE,
+        "is_published": False,
+        "is_approved": False,
+    }
+    return JSONResponse(user)

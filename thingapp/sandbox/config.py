@@ -1,0 +1,77 @@
+"""What a sandbox instance is told: its own origin, the app's origin and the registered apps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# Thingiverse's documented limit: 300 requests per 5-minute window.
+DEFAULT_RATE_LIMIT = 300
+
+
+@dataclass(frozen=True)
+class SandboxClient:
+    """An app registered with the sandbox, as an app is registered with Thingiverse."""
+
+    client_id: str
+    client_secret: str
+    name: str
+    redirect_uri: str
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Settings of one sandbox instance.
+
+    `public_url` is the sandbox's own origin (it builds every `url`, `public_url`, `files_url`
+    and `download_url` it hands out); `app_url` is the origin of the app embedded on Thing pages;
+    the first of `clients` is that app. `rate_limit` is how many API requests one token may make
+    before the API answers 429.
+    """
+
+    public_url: str
+    app_url: str
+    clients: tuple[SandboxClient, ...]
+    rate_limit: int = DEFAULT_RATE_LIMIT
+
+    def __post_init__(self) -> None:
+        for label, url in (("public_url", self.public_url), ("app_url", self.app_url)):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or url.endswith("/"):
+                raise ValueError(
+                    f"{label} must be an http(s) URL without a trailing slash, "
+                    f"like http://localhost:8800; got {url!r}."
+                )
+        if not self.clients:
+            raise ValueError("Register at least one client: the first one is the embedded app.")
+        ids = [client.client_id for client in self.clients]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"Client ids must be unique; got {ids}.")
+        if self.rate_limit < 1:
+            raise ValueError(f"rate_limit must be positive; got {self.rate_limit}.")
+
+    def client(self, client_id: str) -> SandboxClient | None:
+        """The registered client with this id, or None."""
+        return next((c for c in self.clients if c.client_id == client_id), None)
+
+
+def default_config(
+    public_url: str,
+    app_url: str,
+    client_id: str = "thingapp-demo",
+    client_secret: str = "thingapp-demo-secret",
+) -> SandboxConfig:
+    """The demo setup: the app (embedded on Thing pages) plus a second app to mint tokens for.
+
+    The second client exists so tests can hold a token issued to another app (wrong audience).
+    """
+    return SandboxConfig(
+        public_url=public_url,
+        app_url=app_url,
+        clients=(
+            SandboxClient(client_id, client_secret, "thingapp (demo)", app_url + "/callback"),
+            SandboxClient(
+                "other-app", "other-app-secret", "Some Other App", "http://127.0.0.1:9/callback"
+            ),
+        ),
+    )

@@ -1,0 +1,26 @@
+"""The per-instance context every sandbox route reads: configuration, world and templates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from thingapp.sandbox.config import SandboxConfig
+from thingapp.sandbox.state import World
+
+
+@dataclass(frozen=True)
+class SandboxContext:
+    """What one sandbox app instance holds; built by `create_sandbox_app`."""
+
+    config: SandboxConfig
+    world: World
+    templates: Jinja2Templates
+
+
+def context_of(request: Request) -> SandboxContext:
+    """The context of the sandbox app serving this request."""
+    return cast(SandboxContext, request.app.state.sandbox)

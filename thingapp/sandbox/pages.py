@@ -1,0 +1,71 @@
+"""The site's HTML pages: the index, Thing pages embedding the app, and message pages."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from thingapp.sandbox.context import context_of
+
+# What Thingiverse's iframe allows by default; `?popups=0` drops the popup flags so an app's
+# in-frame sign-in fallback can be exercised.
+IFRAME_SANDBOX = "allow-scripts allow-same-origin allow-forms"
+IFRAME_POPUP_FLAGS = "allow-popups allow-popups-to-escape-sandbox"
+
+
+def message_page(request: Request, title: str, sentence: str, status: int) -> Response:
+    """A small HTML page carrying one sentence (used for every HTML error)."""
+    return context_of(request).templates.TemplateResponse(
+        request, "message.html", {"title": title, "sentence": sentence}, status_code=status
+    )
+
+
+async def index(request: Request) -> Response:
+    """GET /: the seeded Things (linked to their pages) and users."""
+    context = context_of(request)
+    world = context.world
+    return context.templates.TemplateResponse(
+        request,
+        "index.html",
+        {"things": list(world.things.values()), "users": list(world.users.values())},
+    )
+
+
+async def thing_page(request: Request) -> Response:
+    """GET /thing:{id}: the Thing, with the app embedded in an iframe.
+
+    `?popups=0` drops the iframe's popup permissions; `?launch_as=USER_ID` mints a code for that
+    user and the embedded app and launches the app with `&code=` (the legacy SDK launch).
+    """
+    context = context_of(request)
+    thing_id: int = request.path_params["id"]
+    thing = context.world.things.get(thing_id)
+    if thing is None:
+        return message_page(
+            request, "Thing not found", f"There is no Thing {thing_id} in the sandbox.", 404
+        )
+    launch: dict[str, str | int] = {"thing_id": thing_id}
+    launch_as = request.query_params.get("launch_as")
+    if launch_as is not None:
+        if not launch_as.isdigit() or int(launch_as) not in context.world.users:
+            return message_page(
+                request, "Unknown user", "Set launch_as to the id of a seeded user, e.g. 1001.", 400
+            )
+        app = context.config.clients[0]
+        launch["code"] = context.world.issue_code(app.client_id, int(launch_as), app.redirect_uri)
+    popups = request.query_params.get("popups") != "0"
+    flags = f"{IFRAME_SANDBOX} {IFRAME_POPUP_FLAGS}" if popups else IFRAME_SANDBOX
+    return context.templates.TemplateResponse(
+        request,
+        "thing.html",
+        {
+            "thing": thing,
+            "files": [stored.data for stored in context.world.files_of(thing_id)],
+            "users": list(context.world.users.values()),
+            "iframe_src": f"{context.config.app_url}/?{urlencode(launch)}",
+            "iframe_sandbox": flags,
+            "popups": popups,
+        },
+    )
