@@ -5,6 +5,8 @@
 // where the browser allows it (then reloading the Thing page keeps you signed in). The
 // Thingiverse token never reaches this page: it stays on the app's server.
 
+import {setUpMaker} from './make.js';
+
 const root = document.getElementById('launch');
 const statusLine = document.getElementById('status');
 const thingId = Number(root.dataset.thingId);
@@ -54,7 +56,7 @@ function say(text, isError = false) {
   statusLine.classList.toggle('error', isError);
 }
 
-async function call(method, url, body, sessionToken) {
+async function call(method, url, body, as = 'json') {
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (sessionToken) headers.Authorization = `Bearer ${sessionToken}`;
@@ -67,6 +69,7 @@ async function call(method, url, body, sessionToken) {
   } catch {
     return {status: 0, body: {error: 'The app could not be reached. Check your connection and try again.'}};
   }
+  if (as === 'blob' && response.ok) return {status: response.status, body: await response.blob()};
   const data = await response.json().catch(() => ({}));
   return {status: response.status, body: data};
 }
@@ -139,7 +142,7 @@ async function claim() {
 async function loadContext() {
   show('waiting');
   say('Loading the Thing…');
-  const r = await call('GET', `/api/context?thing_id=${thingId}`, undefined, sessionToken);
+  const r = await call('GET', `/api/context?thing_id=${thingId}`);
   if (r.status === 401) {
     keepSession(null);
     offerConnect(r.body.error || 'Please connect again.', true);
@@ -153,25 +156,18 @@ async function loadContext() {
   renderSignedIn(r.body);
 }
 
-function renderSignedIn({user, thing, actions, reason}) {
+function renderSignedIn(context) {
+  const {user, thing, reason} = context;
   document.getElementById('user-name').textContent = user.name;
   document.getElementById('thing-name').textContent = thing.name;
   document.getElementById('thing-creator').textContent = thing.creator;
   document.getElementById('thing-license').textContent = thing.license;
   document.getElementById('thing-link').href = thing.url;
   document.getElementById('reason').textContent = reason;
-  const box = document.getElementById('actions');
-  box.replaceChildren(...actions.map((action, index) => {
-    const button = document.createElement('button');
-    button.type = 'button';
-    button.dataset.action = action.id;
-    button.className = index === 0 ? 'primary' : 'secondary';
-    button.textContent = action.label;
-    button.disabled = true; // the actions themselves arrive with the file tool
-    return button;
-  }));
+  const resumeRunningJob = setUpMaker({context, call, thingId});
   say('');
   show('signed-in');
+  resumeRunningJob();
 }
 
 document.getElementById('connect').addEventListener('click', () => {
@@ -190,9 +186,8 @@ document.getElementById('restart').addEventListener('click', () => {
 });
 
 document.getElementById('sign-out').addEventListener('click', async () => {
-  const token = sessionToken;
+  if (sessionToken) await call('POST', '/api/logout');
   keepSession(null);
-  if (token) await call('POST', '/api/logout', undefined, token);
   offerConnect('You are signed out.');
 });
 

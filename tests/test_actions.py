@@ -100,3 +100,45 @@ def test_share_alike_and_non_commercial_are_marked():
     assert find_license("cc-nc").non_commercial and not find_license("cc").non_commercial
     assert find_license("gpl").share_alike
     assert not allows_derivatives(None)
+
+
+# Remix licences ---------------------------------------------------------------------------
+
+from thingapp.licenses import remix_licenses  # noqa: E402
+
+
+@pytest.mark.parametrize(("parent", "allowed"), [
+    ("Creative Commons - Attribution - Share Alike", ("cc-sa",)),
+    ("Creative Commons - Attribution - Non-Commercial - Share Alike", ("cc-nc-sa",)),
+    ("Creative Commons - Attribution - Non-Commercial", ("cc-nc", "cc-nc-sa", "cc-nc-nd")),
+    ("GNU - GPL", ("gpl",)),
+    ("GNU - LGPL", ("lgpl", "gpl")),
+    ("Creative Commons - Share Alike", ("cc-sa",)),
+])
+def test_remix_keeps_share_alike_and_non_commercial(parent, allowed):
+    assert remix_licenses(parent) == allowed
+
+
+@pytest.mark.parametrize("parent", ["Creative Commons - Attribution", "BSD License",
+                                    "Creative Commons - Public Domain Dedication", "Public Domain"])
+def test_permissive_parents_allow_any_licence_their_own_first(parent):
+    allowed = remix_licenses(parent)
+    assert set(allowed) == {"cc", "cc-sa", "cc-nd", "cc-nc", "cc-nc-sa", "cc-nc-nd", "pd0",
+                            "gpl", "lgpl", "bsd"}
+    assert allowed[0] == (find_license(parent).code or "pd0")
+
+
+@pytest.mark.parametrize("parent", ["Creative Commons - Attribution - No Derivatives",
+                                    "Creative Commons - Attribution - Non-Commercial - No Derivatives",
+                                    "All Rights Reserved", "Nokia", None])
+def test_no_remix_licence_exists_for_parents_without_derivatives(parent):
+    assert remix_licenses(parent) == ()
+
+
+def test_no_remix_ever_drops_share_alike_or_non_commercial():
+    for parent in LICENSES:
+        for code in remix_licenses(parent.display):
+            child = find_license(code)
+            assert not parent.non_commercial or child.non_commercial, (parent, code)
+            if parent.share_alike and parent.code != "lgpl":
+                assert child is parent, (parent, code)

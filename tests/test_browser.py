@@ -38,17 +38,22 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-@pytest.mark.parametrize(("thing_id", "username", "button", "reason"), [
-    (2001, "mara_makes", "Post to this Thing", "You own this Thing."),
-    (2002, "remy_remix", "Post a Remix", "The licence allows derivatives."),
-    (2003, "remy_remix", "Download", "The licence does not allow derivatives."),
+@pytest.mark.parametrize(("thing_id", "username", "actions", "button", "reason"), [
+    (2001, "mara_makes", ["Post to this Thing (recommended)", "Download"],
+     "Make the file and post it to this Thing", "You own this Thing."),
+    (2002, "remy_remix", ["Post a Remix (recommended)", "Download"],
+     "Make the file and post a remix", "The licence allows derivatives."),
+    (2003, "remy_remix", ["Download (recommended)"],
+     "Make the file and download it", "The licence does not allow derivatives."),
 ])
-def test_each_persona_sees_its_action_and_reason(demo, page, thing_id, username, button, reason):
+def test_each_persona_sees_its_action_and_reason(demo, page, thing_id, username, actions, button,
+                                                 reason):
     frame = sign_in_with_popup(page, demo.sandbox_url, thing_id, username)
     expect(frame.locator("#user-name")).to_have_text(username)
     expect(frame.locator("#reason")).to_have_text(reason)
-    expect(frame.locator("#actions button").first).to_have_text(button)
-    expect(frame.locator("#actions button").first).to_have_class("primary")
+    expect(frame.locator("#actions label")).to_have_text(actions)
+    expect(frame.locator("#actions input").first).to_be_checked()
+    expect(frame.get_by_role("button", name=button)).to_be_visible()
 
 
 def test_signed_in_page_shows_the_thing(demo, page):

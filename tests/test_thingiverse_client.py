@@ -131,3 +131,92 @@ def test_refused_code_exchange_is_an_error():
     with pytest.raises(ThingiverseError) as caught:
         run(client_answering(handler).exchange_code("bad"))
     assert caught.value.message == "invalid_grant"
+
+
+# Uploads and downloads --------------------------------------------------------------------
+
+from thingapp.thingiverse import UploadTicket  # noqa: E402
+
+FIELDS = {"AWSAccessKeyId": "AK", "bucket": "b", "key": "uploads/1/x.stl", "acl": "public-read",
+          "success_action_redirect": "https://api.tv.test/files/77/finalize", "policy": "cG9s",
+          "signature": "sig", "Content-Type": "application/octet-stream",
+          "Content-Disposition": 'attachment; filename="x.stl"'}
+
+
+def multipart_names(request: httpx.Request) -> list[str]:
+    body = request.read()
+    boundary = request.headers["content-type"].split("boundary=")[1].encode()
+    names = []
+    for part in body.split(b"--" + boundary)[1:-1]:
+        header = part.split(b"\r\n\r\n", 1)[0].decode()
+        names.append(header.split('name="')[1].split('"')[0])
+    return names
+
+
+def test_the_storage_form_sends_every_field_in_order_then_the_file_last(tmp_path):
+    seen = []
+
+    def storage(request):
+        seen.append(request)
+        return httpx.Response(303, headers={"Location": "https://api.tv.test/files/77/finalize"})
+    path = tmp_path / "x.stl"
+    path.write_bytes(b"solid x" * 1000)
+    progress = []
+    finalize = run(client_answering(storage).send_to_storage(
+        UploadTicket("https://storage.test/up", FIELDS), path, "x.stl",
+        lambda done, total: progress.append((done, total))))
+    assert finalize == "https://api.tv.test/files/77/finalize"
+    assert multipart_names(seen[0]) == [*FIELDS, "file"]
+    assert "authorization" not in seen[0].headers
+    assert progress[-1] == (7000, 7000)
+
+
+def test_a_200_from_storage_finalizes_at_success_action_redirect(tmp_path):
+    path = tmp_path / "x.stl"
+    path.write_bytes(b"x")
+    finalize = run(client_answering(lambda r: httpx.Response(200)).send_to_storage(
+        UploadTicket("https://storage.test/up", FIELDS), path, "x.stl"))
+    assert finalize == FIELDS["success_action_redirect"]
+
+
+def test_the_token_is_never_sent_to_a_host_other_than_the_api(tmp_path):
+    seen = []
+    c = client_answering(lambda r: seen.append(r) or httpx.Response(200, json={}))
+    with pytest.raises(ThingiverseError, match="refused to send the token"):
+        run(c.finalize_upload("tok", "https://evil.test/files/1/finalize"))
+    with pytest.raises(ThingiverseError, match="refused to send the token"):
+        run(c.download_file("tok", {"direct_url": None,
+                                    "download_url": "https://evil.test/files/1/download"},
+                            tmp_path / "f", 1000))
+    assert seen == []
+
+
+def test_download_url_redirect_is_followed_without_the_token(tmp_path):
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        if request.url.host == "api.tv.test":
+            return httpx.Response(302, headers={"Location": "https://storage.test/f/x.stl"})
+        return httpx.Response(200, content=b"mesh-bytes")
+    dest = tmp_path / "x.stl"
+    run(client_answering(handler).download_file(
+        "tok", {"direct_url": None, "download_url": "https://api.tv.test/files/5/download"},
+        dest, 1000))
+    assert dest.read_bytes() == b"mesh-bytes"
+    assert seen[0].headers["authorization"] == "Bearer tok"
+    assert "authorization" not in seen[1].headers
+
+
+def test_a_download_past_the_limit_stops(tmp_path):
+    from thingapp.thingiverse import FileTooLarge
+
+    async def body():
+        yield b"x" * 600
+        yield b"x" * 600
+
+    def handler(request):  # no Content-Length: the limit must hold while streaming
+        return httpx.Response(200, content=body())
+    with pytest.raises(FileTooLarge):
+        run(client_answering(handler).download_file(
+            "tok", {"direct_url": "https://cdn.test/x.stl"}, tmp_path / "x", 1000))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -85,6 +86,41 @@ class World:
     def context(self, session_token: str, thing_id: int) -> httpx.Response:
         return self.client.get(f"/api/context?thing_id={thing_id}",
                                headers={"Authorization": f"Bearer {session_token}"})
+
+    def start_job(self, session_token: str, **body: object) -> httpx.Response:
+        return self.client.post("/api/jobs", json=body,
+                                headers={"Authorization": f"Bearer {session_token}"})
+
+    def wait_job(self, session_token: str, job_id: str, timeout: float = 30) -> dict:
+        """Poll the job as the page does until it is no longer running."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.client.get(f"/api/jobs/{job_id}",
+                                headers={"Authorization": f"Bearer {session_token}"})
+            assert r.status_code == 200, r.text
+            if r.json()["status"] != "running":
+                return r.json()
+            assert time.monotonic() < deadline, r.json()
+            time.sleep(0.05)
+
+    def api(self, method: str, path: str, user_id: int, **kwargs: object) -> httpx.Response:
+        """Call the sandbox's API as a user, the way a test checks what Thingiverse holds."""
+        token = self.mint_token(user_id)
+        return self.sandbox.request(method, path, headers={"Authorization": f"Bearer {token}"},
+                                    **kwargs)  # type: ignore[arg-type]
+
+    def put_file(self, user_id: int, thing_id: int, name: str, data: bytes) -> int:
+        """Put a file on a Thing through the sandbox's own upload flow; its new file id."""
+        ticket = self.api("POST", f"/things/{thing_id}/files", user_id, json={"filename": name})
+        assert ticket.status_code == 200, ticket.text
+        action = ticket.json()["action"].removeprefix(SANDBOX_URL)
+        stored = self.sandbox.post(action, data=ticket.json()["fields"],
+                                   files={"file": (name, data)}, follow_redirects=False)
+        assert stored.status_code in (200, 303), stored.text
+        finalize = ticket.json()["fields"]["success_action_redirect"].removeprefix(SANDBOX_URL)
+        done = self.api("POST", finalize, user_id)
+        assert done.status_code == 200, done.text
+        return int(done.json()["id"])
 
     def session_count(self) -> int:
         with sqlite3.connect(self.tmp_path / "app.sqlite3") as db:

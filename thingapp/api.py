@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from pathlib import Path
+from typing import Any
 
-from thingapp.actions import choose_actions
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from thingapp.actions import Action, choose_actions
+from thingapp.jobs import JobRequest, Jobs, RemixRequest, job_view
 from thingapp.jsonbody import BadRequest, read_json
+from thingapp.licenses import find_license, remix_licenses
 from thingapp.signin import MODES, SignIn, SignInError
 from thingapp.store import SessionRecord
 from thingapp.thing_ids import MAX_THING_ID, parse_thing_ref
 from thingapp.thingiverse import ThingiverseClient, ThingiverseError
+from thingapp.tools import Tool, ToolInputError
+
+REMIX_CATEGORIES = ("Other", "3D Printing", "Household", "Tools", "Toys & Games", "Hobby")
+MAX_REMIX_NAME = 200
 
 log = logging.getLogger("thingapp.api")
 
@@ -88,26 +97,59 @@ def upstream_failure(exc: ThingiverseError, thing_id: int) -> tuple[int, str]:
     return 502, "Thingiverse did not answer properly. Try again in a minute."
 
 
+class UpstreamFailed(Exception):
+    """Thingiverse failed while serving a request; carries what to tell the user."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+async def _thing_and_files(request: Request, session: SessionRecord, thing_id: int,
+                           *, with_me: bool = False) -> list[Any]:
+    """The Thing, its files (and the user, for display), fetched side by side."""
+    thingiverse: ThingiverseClient = request.app.state.thingiverse
+    calls = [thingiverse.get_thing(session.token, thing_id),
+             thingiverse.get_thing_files(session.token, thing_id)]
+    if with_me:
+        calls.append(thingiverse.get_me(session.token))
+    try:
+        return list(await asyncio.gather(*calls))
+    except ThingiverseError as exc:
+        log.info("Thingiverse refused thing %s: %s", thing_id, exc)
+        status, message = upstream_failure(exc, thing_id)
+        if status == 401:
+            await _signin(request).sign_out(session)
+        raise UpstreamFailed(status, message) from exc
+
+
+def _model_files(files: list[dict[str, Any]], tool: Tool) -> list[dict[str, Any]]:
+    return [f for f in files if isinstance(f.get("id"), int) and isinstance(f.get("name"), str)
+            and Path(f["name"]).suffix.lower() in tool.extensions]
+
+
+def _tool(request: Request, tool_id: str | None = None) -> Tool:
+    tools: dict[str, Tool] = request.app.state.tools
+    if tool_id is None:
+        return next(iter(tools.values()))
+    if tool_id not in tools:
+        raise BadRequest(f"There is no tool called {tool_id!r}.")
+    return tools[tool_id]
+
+
 async def context(request: Request) -> Response:
-    """`GET /api/context?thing_id=N`: who is signed in, the Thing, and the actions on offer."""
+    """`GET /api/context?thing_id=N`: who is signed in, the Thing, its model files, and the
+    actions on offer (with the licences a remix may take)."""
     session = await current_session(request)
     thing_id = parse_thing_ref(request.query_params.get("thing_id", ""))
     if thing_id is None:
         raise BadRequest("thing_id must be a Thing number.")
-    thingiverse: ThingiverseClient = request.app.state.thingiverse
-    try:
-        thing, me = await asyncio.gather(thingiverse.get_thing(session.token, thing_id),
-                                         thingiverse.get_me(session.token))
-    except ThingiverseError as exc:
-        log.info("Thingiverse refused the context of thing %s: %s", thing_id, exc)
-        status, message = upstream_failure(exc, thing_id)
-        if status == 401:
-            await _signin(request).sign_out(session)
-        return JSONResponse({"error": message}, status_code=status)
+    thing, files, me = await _thing_and_files(request, session, thing_id, with_me=True)
     choice = choose_actions(thing, session.user_id)
     creator = thing.get("creator") if isinstance(thing.get("creator"), dict) else {}
     settings = request.app.state.settings
-    return JSONResponse({
+    tool = _tool(request)
+    body: dict[str, Any] = {
         "user": {"id": session.user_id, "name": str(me.get("name") or session.user_id)},
         "thing": {"id": thing_id, "name": str(thing.get("name") or f"Thing {thing_id}"),
                   "creator": str(creator.get("name") or "unknown"),
@@ -115,7 +157,121 @@ async def context(request: Request) -> Response:
                   "url": f"{settings.thingiverse_url}/thing:{thing_id}"},
         "actions": [{"id": a.value, "label": a.label} for a in choice.actions],
         "reason": choice.reason,
-    })
+        "tool": {"id": tool.id, "label": tool.label},
+        "files": [{"id": f["id"], "name": f["name"], "size": f.get("size")}
+                  for f in _model_files(files, tool)],
+    }
+    if Action.REMIX in choice.actions:
+        body["remix"] = {
+            "name": f"Remix of {body['thing']['name']}"[:MAX_REMIX_NAME],
+            "licenses": [{"code": code, "label": find_license(code).display}  # type: ignore[union-attr]
+                         for code in remix_licenses(thing.get("license"))],
+            "categories": list(REMIX_CATEGORIES),
+        }
+    return JSONResponse(body)
+
+
+def _remix_request(raw: object, thing: dict[str, Any]) -> RemixRequest:
+    if not isinstance(raw, dict):
+        raise BadRequest("A remix needs a name, a licence and a category.")
+    name, code = raw.get("name"), raw.get("license")
+    category, publish = raw.get("category", "Other"), raw.get("publish", False)
+    if set(raw) - {"name", "license", "category", "publish"}:
+        raise BadRequest("The remix takes only name, license, category and publish.")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_REMIX_NAME:
+        raise BadRequest(f"Give the remix a name of 1 to {MAX_REMIX_NAME} characters.")
+    allowed = remix_licenses(thing.get("license"))
+    if code not in allowed:
+        raise BadRequest("The remix must keep a licence the original allows: "
+                         + ", ".join(allowed) + ".")
+    if category not in REMIX_CATEGORIES:
+        raise BadRequest("Choose one of the offered categories.")
+    if not isinstance(publish, bool):
+        raise BadRequest("publish must be true or false.")
+    return RemixRequest(name.strip(), str(code), str(category), publish)
+
+
+async def start_job(request: Request) -> Response:
+    """`POST /api/jobs`: make a file from one of the Thing's models and carry out an action.
+    Everything the page says is checked again here: the action against the guidelines, the file
+    against the Thing, the options against the tool, the remix licence against the parent's."""
+    session = await current_session(request)
+    body = await read_json(request, {"thing_id": int, "file_id": int, "tool": str,
+                                     "options": dict, "action": str, "remix": dict},
+                           required={"thing_id", "file_id", "action"})
+    tool = _tool(request, body.get("tool"))
+    try:
+        action = Action(body["action"])
+    except ValueError:
+        raise BadRequest("action must be post, remix or download.") from None
+    thing_id = body["thing_id"]
+    if not 0 < thing_id <= MAX_THING_ID:
+        raise BadRequest("thing_id is not a Thing id.")
+    thing, files = await _thing_and_files(request, session, thing_id)
+    choice = choose_actions(thing, session.user_id)
+    if action not in choice.actions:
+        return JSONResponse({"error": f"{action.label} is not open to you on this Thing: "
+                                      f"{choice.reason}"}, status_code=403)
+    models = _model_files(files, tool)
+    if not models:
+        raise BadRequest("This Thing has no STL, OBJ or 3MF file to work on.")
+    chosen = next((f for f in models if f["id"] == body["file_id"]), None)
+    if chosen is None:
+        raise BadRequest("Choose one of this Thing's model files.")
+    jobs: Jobs = request.app.state.jobs
+    size = chosen.get("size")
+    if isinstance(size, int) and size > jobs.max_file_bytes:
+        raise BadRequest(f"{chosen['name']} is larger than the "
+                         f"{jobs.max_file_bytes // (1024 * 1024)} MB this app accepts.")
+    try:
+        options = tool.parse_options(body.get("options", {}))
+    except ToolInputError as exc:
+        raise BadRequest(str(exc)) from exc
+    remix = _remix_request(body.get("remix"), thing) if action is Action.REMIX else None
+    job_id = await jobs.start(session.user_id, session.token,
+                              JobRequest(thing, chosen, tool, options, action, remix))
+    return JSONResponse({"job_id": job_id}, status_code=202)
+
+
+async def _own_job(request: Request, session: SessionRecord) -> Any:
+    jobs: Jobs = request.app.state.jobs
+    job = await jobs.store.get_job(request.path_params["job_id"])
+    if job is None or job.user_id != session.user_id:
+        return None
+    return job
+
+
+async def job_status(request: Request) -> Response:
+    """`GET /api/jobs/{job_id}`: where a job is."""
+    session = await current_session(request)
+    job = await _own_job(request, session)
+    if job is None:
+        return JSONResponse({"error": "There is no such job."}, status_code=404)
+    return JSONResponse(job_view(job))
+
+
+async def latest_job(request: Request) -> Response:
+    """`GET /api/jobs?thing_id=N`: the user's latest job on this Thing, so a reloaded frame
+    finds what it was doing."""
+    session = await current_session(request)
+    thing_id = parse_thing_ref(request.query_params.get("thing_id", ""))
+    if thing_id is None:
+        raise BadRequest("thing_id must be a Thing number.")
+    jobs: Jobs = request.app.state.jobs
+    job = await jobs.store.latest_job(session.user_id, thing_id)
+    return JSONResponse({"job": job_view(job) if job else None})
+
+
+async def job_file(request: Request) -> Response:
+    """`GET /api/jobs/{job_id}/file`: the produced file of a download job."""
+    session = await current_session(request)
+    job = await _own_job(request, session)
+    jobs: Jobs = request.app.state.jobs
+    path = jobs.file_path(job.id) if job is not None and job.status == "done" else None
+    if path is None:
+        return JSONResponse({"error": "This file is no longer here. Make it again."},
+                            status_code=404)
+    return FileResponse(path, filename=path.name, media_type="application/octet-stream")
 
 
 async def logout(request: Request) -> Response:

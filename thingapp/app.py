@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -19,11 +21,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from thingapp import api, pages
+from thingapp.jobs import Jobs
+from thingapp.scale_tool import ScaleTool
 from thingapp.security import AccessLog, SecurityHeaders
 from thingapp.settings import Settings
 from thingapp.signin import SignIn, SignInError
 from thingapp.store import open_store
 from thingapp.thingiverse import DEFAULT_TIMEOUT, ThingiverseClient
+from thingapp.tools import Tool
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("thingapp")
@@ -47,6 +52,11 @@ async def _signin_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.message, "reason": exc.reason}, status_code=exc.status)
 
 
+async def _upstream_failed(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, api.UpstreamFailed)
+    return JSONResponse({"error": exc.message}, status_code=exc.status)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     message = "Something went wrong on our side. Please try again."
@@ -56,11 +66,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
         request, "error.html", {"message": message}, status_code=500)
 
 
-def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
-               ) -> Starlette:
-    """Build the app. `transport` lets tests route Thingiverse calls to an in-process sandbox."""
+def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
+               tools: Sequence[Tool] = (ScaleTool(),)) -> Starlette:
+    """Build the app. `tools` make the files (the first is offered); `transport` lets tests
+    route Thingiverse calls to an in-process sandbox."""
     if not settings.demo:
         settings.validate()
+    if not tools:
+        raise ValueError("create_app needs at least one tool")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,11 +86,19 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                                             client_secret=settings.client_secret)
             app.state.thingiverse = thingiverse
             app.state.signin = SignIn(settings, store, thingiverse)
+            own_workdir = not settings.work_dir
+            workdir = Path(settings.work_dir or tempfile.mkdtemp(prefix="thingapp-jobs-"))
+            app.state.jobs = Jobs(store, thingiverse, workdir,
+                                  thingiverse_url=settings.thingiverse_url,
+                                  max_file_bytes=settings.max_file_mb * 1024 * 1024)
             await store.sweep()
             try:
                 yield
             finally:
+                await app.state.jobs.stop()
                 store.close()
+                if own_workdir:
+                    shutil.rmtree(workdir, ignore_errors=True)
 
     routes = [
         Route("/", pages.launch),
@@ -87,6 +108,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         Route("/api/callback", api.complete_login, methods=["POST"]),
         Route("/api/context", api.context),
         Route("/api/logout", api.logout, methods=["POST"]),
+        Route("/api/jobs", api.start_job, methods=["POST"]),
+        Route("/api/jobs", api.latest_job, methods=["GET"]),
+        Route("/api/jobs/{job_id}", api.job_status),
+        Route("/api/jobs/{job_id}/file", api.job_file),
         Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
     ]
     app = Starlette(
@@ -94,11 +119,12 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         middleware=[Middleware(AccessLog),
                     Middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)],
         exception_handlers={HTTPException: _http_error, SignInError: _signin_error,
-                            Exception: _server_error},
+                            api.UpstreamFailed: _upstream_failed, Exception: _server_error},
         lifespan=lifespan,
     )
     env = Environment(loader=FileSystemLoader(ROOT / "templates"),
                       autoescape=select_autoescape(default=True, default_for_string=True))
     app.state.templates = Jinja2Templates(env=env)
     app.state.settings = settings
+    app.state.tools = {tool.id: tool for tool in tools}
     return app

@@ -72,3 +72,28 @@ def allows_derivatives(license_text: str | None) -> bool:
     """Whether a licence string permits derivatives; unknown licences do not."""
     found = find_license(license_text)
     return found is not None and found.allows_derivatives
+
+
+# The licences a remix may take, by the parent's licence: never less restrictive than the parent.
+# Share-alike licences force their own terms; non-commercial ones keep NC; permissive ones allow any.
+_CODES = tuple(lic.code for lic in LICENSES if lic.code)
+_REMIX_CODES = {
+    "cc-sa": ("cc-sa",),
+    "cc-nc-sa": ("cc-nc-sa",),
+    "gpl": ("gpl",),
+    "lgpl": ("lgpl", "gpl"),  # LGPL work may be relicensed under the GPL
+    "cc-nc": ("cc-nc", "cc-nc-sa", "cc-nc-nd"),
+}
+
+
+def remix_licenses(parent_license: str | None) -> tuple[str, ...]:
+    """Codes a remix of a Thing under `parent_license` may use, the parent's own first.
+
+    Empty when the parent allows no derivatives (or its licence is unknown)."""
+    parent = find_license(parent_license)
+    if parent is None or not parent.allows_derivatives:
+        return ()
+    if parent.code in _REMIX_CODES:
+        return _REMIX_CODES[parent.code]
+    own = parent.code or "pd0"  # legacy "Public Domain" remixes as CC0
+    return (own, *[code for code in _CODES if code != own])

@@ -22,7 +22,8 @@ async def launch(request: Request) -> Response:
             request, "picker.html", status_code=400,
             context={"error": "That is not a Thing. Paste a Thing's address, such as "
                               "https://www.thingiverse.com/thing:2001, or its number."})
-    context = {"thing_id": thing_id, "login": None, "error": None}
+    context = {"thing_id": thing_id, "login": None, "error": None,
+               "tools": list(request.app.state.tools.values())}
     code = request.query_params.get("code")
     if code:
         signin: SignIn = request.app.state.signin

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 DEFAULT_THINGIVERSE_URL = "https://www.thingiverse.com"
@@ -47,8 +47,8 @@ class Settings:
     demo: bool = False
     login_ttl: int = 600  # seconds a started sign-in may take
     session_ttl: int = 8 * 3600
-    http_timeout: float = 10.0
-    extra: Mapping[str, str] = field(default_factory=dict)
+    max_file_mb: int = 200  # the largest model file the tool will download
+    work_dir: str = ""  # where jobs keep their files; empty: a temporary folder
 
     def __post_init__(self) -> None:
         # Normalise once so every consumer sees the same shapes.
@@ -71,6 +71,8 @@ class Settings:
             api_url=env.get("THINGIVERSE_API_URL", DEFAULT_API_URL).strip(),
             frame_ancestors=ancestors,
             store_url=env.get("THINGAPP_STORE", "sqlite:///thingapp.sqlite3").strip(),
+            max_file_mb=_int(env.get("THINGAPP_MAX_FILE_MB", "200")),
+            work_dir=env.get("THINGAPP_WORK_DIR", "").strip(),
         )
 
     @classmethod
@@ -111,6 +113,8 @@ class Settings:
             problem = _url_problem("THINGAPP_FRAME_ANCESTORS", ancestor)
             if problem:
                 found.append(problem)
+        if self.max_file_mb <= 0:
+            found.append("THINGAPP_MAX_FILE_MB must be a whole number of megabytes above 0.")
         if not self.store_url.startswith("sqlite:///"):
             found.append(f"THINGAPP_STORE {self.store_url!r} is not supported: use "
                          "sqlite:///path/to/file.sqlite3.")
@@ -121,6 +125,14 @@ class Settings:
         found = self.problems()
         if found:
             raise SettingsError(found)
+
+
+def _int(text: str) -> int:
+    """A whole number, or -1 (which `problems` reports) when the text is not one."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        return -1
 
 
 def _url_problem(name: str, value: str, origin_only: bool = True) -> str | None:

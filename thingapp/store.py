@@ -28,6 +28,20 @@ CREATE TABLE IF NOT EXISTS logins (
     error TEXT,
     expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    thing_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    step TEXT NOT NULL,
+    percent INTEGER,
+    message TEXT NOT NULL,
+    result TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_user_thing ON jobs (user_id, thing_id, created_at);
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL,
@@ -63,6 +77,25 @@ class SessionRecord:
     user_id: str
     token: str  # the Thingiverse access token: it never leaves the server
     expires_at: float
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: str
+    user_id: str
+    thing_id: int
+    status: str  # "running", "done" or "failed"
+    step: str  # a short word for the step, e.g. "upload"
+    percent: int | None  # progress of the step, when it can be measured
+    message: str  # what is happening, or what happened, in a sentence
+    result: str | None  # JSON: links and names once done
+    created_at: float
+    updated_at: float  # the runner touches it at least every JOB_HEARTBEAT seconds
+    expires_at: float
+
+
+JOB_COLUMNS = ("id, user_id, thing_id, status, step, percent, message, result, created_at,"
+               " updated_at, expires_at")
 
 
 class SQLiteStore:
@@ -135,11 +168,41 @@ class SQLiteStore:
     async def delete_session(self, session_id: str) -> None:
         await self._run("DELETE FROM sessions WHERE id = ?", (session_id,))
 
+    # Jobs ---------------------------------------------------------------------------------
+
+    async def create_job(self, job_id: str, user_id: str, thing_id: int, message: str,
+                         ttl: float) -> None:
+        now = time.time()
+        await self._run(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (job_id, user_id, thing_id, "running", "start", None, message, None,
+                         now, now, now + ttl))
+
+    async def update_job(self, job_id: str, *, step: str, message: str,
+                         percent: int | None = None, status: str = "running",
+                         result: str | None = None) -> None:
+        await self._run("UPDATE jobs SET status = ?, step = ?, percent = ?, message = ?,"
+                        " result = COALESCE(?, result), updated_at = ? WHERE id = ?",
+                        (status, step, percent, message, result, time.time(), job_id))
+
+    async def touch_job(self, job_id: str) -> None:
+        await self._run("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        row = await self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND expires_at > ?",
+                              (job_id, time.time()))
+        return JobRecord(*row) if row else None
+
+    async def latest_job(self, user_id: str, thing_id: int) -> JobRecord | None:
+        row = await self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? AND thing_id = ?"
+                              " AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
+                              (user_id, thing_id, time.time()))
+        return JobRecord(*row) if row else None
+
     async def sweep(self) -> None:
         """Drop expired rows."""
         now = time.time()
-        await self._run("DELETE FROM logins WHERE expires_at <= ?", (now,))
-        await self._run("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+        for table in ("logins", "sessions", "jobs"):
+            await self._run(f"DELETE FROM {table} WHERE expires_at <= ?", (now,))
 
 
 def open_store(url: str) -> SQLiteStore:

@@ -8,9 +8,11 @@ carrying the status and Thingiverse's message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
@@ -29,6 +31,14 @@ class ThingiverseError(Exception):
                          else f"Thingiverse could not be reached: {message}")
         self.status = status
         self.message = message
+
+
+class PublishRefused(ThingiverseError):
+    """Thingiverse would not publish the Thing; `errors` are its reasons."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(400, "; ".join(errors))
+        self.errors = errors
 
 
 class InvalidToken(ThingiverseError):
@@ -117,15 +127,26 @@ class ThingiverseClient:
             raise ThingiverseError(response.status_code, "the answer held no access token")
         return token
 
-    async def _get_json(self, token: str, path: str) -> Any:
-        response = await self._send("GET", f"{self.api_url}{path}",
-                                    headers={"Authorization": f"Bearer {token}"})
-        if response.status_code != 200:
+    async def _api(self, method: str, token: str, path_or_url: str, **kwargs: Any) -> Any:
+        """Call the API with the token; the JSON answer, or ThingiverseError."""
+        url = path_or_url if "://" in path_or_url else f"{self.api_url}{path_or_url}"
+        self._check_api_url(url)
+        response = await self._send(method, url, headers={"Authorization": f"Bearer {token}"},
+                                    **kwargs)
+        if response.status_code not in (200, 201):
             raise ThingiverseError(response.status_code, _error_message(response))
         try:
             return response.json()
         except ValueError as exc:
             raise ThingiverseError(response.status_code, "the answer was not JSON") from exc
+
+    async def _get_json(self, token: str, path: str) -> Any:
+        return await self._api("GET", token, path)
+
+    def _check_api_url(self, url: str) -> None:
+        """The user's token goes to the API's origin and nowhere else, whatever URL an answer names."""
+        if _origin(url) != _origin(self.api_url):
+            raise ThingiverseError(0, f"refused to send the token to {_origin(url)}")
 
     async def get_thing(self, token: str, thing_id: int) -> dict[str, Any]:
         thing = await self._get_json(token, f"/things/{thing_id}")
@@ -144,6 +165,162 @@ class ThingiverseClient:
         if not isinstance(me, dict):
             raise ThingiverseError(200, "the user came back in an unexpected shape")
         return me
+
+
+    # Writing --------------------------------------------------------------------------------
+
+    async def create_thing(self, token: str, fields: dict[str, Any]) -> dict[str, Any]:
+        thing = await self._api("POST", token, "/things/", json=fields)
+        if not isinstance(thing, dict) or not isinstance(thing.get("id"), int):
+            raise ThingiverseError(200, "the new Thing came back in an unexpected shape")
+        return thing
+
+    async def delete_thing(self, token: str, thing_id: int) -> None:
+        await self._api("DELETE", token, f"/things/{thing_id}")
+
+    async def publish_thing(self, token: str, thing_id: int) -> None:
+        url = f"{self.api_url}/things/{thing_id}/publish"
+        response = await self._send("POST", url, headers={"Authorization": f"Bearer {token}"})
+        if response.status_code == 400:
+            try:
+                errors = response.json().get("errors")
+            except (ValueError, AttributeError):
+                errors = None
+            if isinstance(errors, list) and errors:
+                raise PublishRefused([str(e) for e in errors])
+        if response.status_code not in (200, 201):
+            raise ThingiverseError(response.status_code, _error_message(response))
+
+    async def request_upload(self, token: str, thing_id: int, name: str) -> UploadTicket:
+        """Step 1 of 3: ask Thingiverse where to send a file for this Thing."""
+        ticket = await self._api("POST", token, f"/things/{thing_id}/files",
+                                 json={"filename": name})
+        action = ticket.get("action") if isinstance(ticket, dict) else None
+        fields = ticket.get("fields") if isinstance(ticket, dict) else None
+        if not isinstance(action, str) or not isinstance(fields, dict):
+            raise ThingiverseError(200, "the upload ticket came back in an unexpected shape")
+        return UploadTicket(action, {str(k): str(v) for k, v in fields.items()})
+
+    async def send_to_storage(self, ticket: UploadTicket, path: Path, name: str,
+                              progress: Callable[[int, int], None] | None = None) -> str:
+        """Step 2 of 3: POST the storage form, streaming the file from disk. Returns the
+        finalize address. No Authorization header: storage is not the API and rejects a second
+        auth mechanism. Fields in the order given, the file last; redirects are not followed."""
+        with open(path, "rb") as raw:
+            body = _CountingReader(raw, path.stat().st_size, progress)
+            response = await self._send(
+                "POST", ticket.action, data=ticket.fields,
+                files={"file": (name, body, "application/octet-stream")},
+                timeout=httpx.Timeout(120.0, connect=5.0))
+        if response.status_code not in (200, 201, 204, 303):
+            raise ThingiverseError(response.status_code, _storage_message(response))
+        location = response.headers.get("location") if response.status_code == 303 else None
+        finalize = urljoin(ticket.action, location) if location else ticket.fields.get(
+            "success_action_redirect")
+        if not finalize:
+            raise ThingiverseError(response.status_code, "storage named no finalize address")
+        return finalize
+
+    async def finalize_upload(self, token: str, finalize_url: str) -> dict[str, Any]:
+        """Step 3 of 3: tell the API the file arrived. Returns the new file object."""
+        file = await self._api("POST", token, finalize_url)
+        if not isinstance(file, dict):
+            raise ThingiverseError(200, "the finalized file came back in an unexpected shape")
+        return file
+
+    async def download_file(self, token: str, file: dict[str, Any], dest: Path, limit: int,
+                            progress: Callable[[int, int], None] | None = None) -> None:
+        """Save a Thing's file to `dest`, streaming, refusing past `limit` bytes.
+
+        `direct_url` needs no token. `download_url` does, and redirects to storage, which must
+        not see the token: the redirect is followed by hand, without the header."""
+        url, headers = file.get("direct_url"), {}
+        if not isinstance(url, str) or not url:
+            url = file.get("download_url")
+            if not isinstance(url, str):
+                raise ThingiverseError(0, "the file has no download address")
+            self._check_api_url(url)
+            headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(5):
+            async with self.http.stream("GET", url, headers=headers) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url, headers = urljoin(url, response.headers["location"]), {}
+                    continue
+                if response.status_code != 200:
+                    await response.aread()
+                    raise ThingiverseError(response.status_code, _storage_message(response))
+                await _save(response, dest, limit, progress)
+                return
+        raise ThingiverseError(0, "the download redirected too many times")
+
+
+@dataclass(frozen=True)
+class UploadTicket:
+    action: str  # the storage form's address
+    fields: dict[str, str]  # to send in this order, before the file
+
+
+class FileTooLarge(ThingiverseError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(0, f"the file is larger than {limit // (1024 * 1024)} MB")
+        self.limit = limit
+
+
+async def _save(response: httpx.Response, dest: Path, limit: int,
+                progress: Callable[[int, int], None] | None) -> None:
+    total = int(response.headers.get("content-length") or 0)
+    if total > limit:
+        raise FileTooLarge(limit)
+    done = 0
+    try:
+        with open(dest, "wb") as out:
+            async for chunk in response.aiter_bytes(256 * 1024):
+                done += len(chunk)
+                if done > limit:
+                    raise FileTooLarge(limit)
+                out.write(chunk)
+                if progress:
+                    progress(done, total)
+    except httpx.HTTPError as exc:
+        raise ThingiverseError(0, f"the download broke off ({type(exc).__name__})") from exc
+
+
+class _CountingReader:
+    """A file object for httpx's multipart encoder that reports how much has been read."""
+
+    def __init__(self, raw: IO[bytes], size: int,
+                 progress: Callable[[int, int], None] | None) -> None:
+        self.raw, self.size, self.progress, self.done = raw, size, progress, 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.raw.read(n)
+        self.done += len(chunk)
+        if self.progress:
+            self.progress(self.done, self.size)
+        return chunk
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _storage_message(response: httpx.Response) -> str:
+    """Storage answers S3-style XML; pull out its Message, else fall back to the usual reading."""
+    text = response.text if response.content else ""
+    start, end = text.find("<Message>"), text.find("</Message>")
+    if start != -1 and end > start:
+        return text[start + len("<Message>"):end]
+    return _error_message(response)
 
 
 def _form_or_json_field(response: httpx.Response, name: str) -> str | None:

@@ -1,0 +1,164 @@
+// Making a file and carrying out the action: the form, the job's progress, and the result.
+// Progress is polled with fetch, because EventSource can't send the Authorization header.
+
+const POLL_MS = 400;
+const SUBMIT_LABELS = {
+  post: 'Make the file and post it to this Thing',
+  remix: 'Make the file and post a remix',
+  download: 'Make the file and download it',
+};
+
+const $ = (id) => document.getElementById(id);
+
+function option(value, label) {
+  const el = document.createElement('option');
+  el.value = value;
+  el.textContent = label;
+  return el;
+}
+
+function megabytes(size) {
+  return typeof size === 'number' ? ` (${(size / 1048576).toFixed(size < 1048576 ? 2 : 1)} MB)` : '';
+}
+
+const form = $('make');
+const job = $('job');
+let pollTimer = null;
+let current = null; // {context, call, thingId} of the signed-in view shown now
+
+// Fill the form for a Thing; call(method, url, body, as) is the launch page's authenticated fetch.
+// Returns a function that picks up a job still running (after a reload of the frame).
+export function setUpMaker(options) {
+  current = options;
+  const {context} = options;
+  clearTimeout(pollTimer);
+  job.hidden = true;
+  form.hidden = false;
+
+  // The Thing's model files.
+  $('file').replaceChildren(...context.files.map((f) => option(f.id, f.name + megabytes(f.size))));
+  $('no-files').hidden = context.files.length > 0;
+
+  // The actions, default first and selected.
+  $('actions').replaceChildren(...context.actions.map((action, index) => {
+    const label = document.createElement('label');
+    const input = document.createElement('input');
+    Object.assign(input, {type: 'radio', name: 'action', value: action.id, checked: index === 0});
+    label.append(input, ` ${action.label}${index === 0 ? ' (recommended)' : ''}`);
+    return label;
+  }));
+  if (context.remix) {
+    $('remix-name').value = context.remix.name;
+    $('remix-license').replaceChildren(...context.remix.licenses.map((l) => option(l.code, l.label)));
+    $('remix-category').replaceChildren(...context.remix.categories.map((c) => option(c, c)));
+  }
+
+  actionChanged();
+  return async function resumeRunningJob() {
+    const r = await current.call('GET', `/api/jobs?thing_id=${options.thingId}`);
+    if (r.status === 200 && r.body.job && r.body.job.status === 'running') follow(r.body.job.id);
+  };
+}
+
+const chosenAction = () => form.querySelector('input[name=action]:checked').value;
+function actionChanged() {
+  $('remix-fields').hidden = chosenAction() !== 'remix';
+  $('go').textContent = SUBMIT_LABELS[chosenAction()];
+}
+$('actions').addEventListener('change', actionChanged);
+
+const modeLabels = {percent: 'Scale (%)', target: 'Largest side (mm)', inch: 'Scale'};
+form.addEventListener('change', (event) => {
+  if (event.target.name !== 'mode') return;
+  $('scale-value-label').textContent = modeLabels[event.target.value];
+  $('scale-value').disabled = event.target.value === 'inch';
+});
+
+function toolOptions(fieldset) {
+  const options = {};
+  for (const el of fieldset.querySelectorAll('[name]')) {
+    if ((el.type === 'radio' || el.type === 'checkbox') && !el.checked) continue;
+    if (!el.disabled) options[el.name] = el.value;
+  }
+  return options;
+}
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  $('form-error').textContent = '';
+  const {context, call, thingId} = current;
+  if (!context.files.length) return;
+  const fieldset = form.querySelector('fieldset[data-tool]');
+  const body = {
+    thing_id: thingId, file_id: Number($('file').value), tool: fieldset.dataset.tool,
+    options: toolOptions(fieldset), action: chosenAction(),
+  };
+  if (body.action === 'remix') {
+    body.remix = {name: $('remix-name').value, license: $('remix-license').value,
+                  category: $('remix-category').value, publish: $('remix-publish').checked};
+  }
+  $('go').disabled = true;
+  const r = await call('POST', '/api/jobs', body);
+  $('go').disabled = false;
+  if (r.status !== 202) {
+    $('form-error').textContent = r.body.error || 'The file could not be made.';
+    return;
+  }
+  follow(r.body.job_id);
+});
+
+$('again').addEventListener('click', () => {
+  document.querySelectorAll('a.download').forEach((link) => link.remove());
+  job.hidden = true;
+  form.hidden = false;
+});
+
+function render(view) {
+  form.hidden = true;
+  job.hidden = false;
+  job.classList.toggle('failed', view.status === 'failed');
+  $('job-message').textContent = view.message + (view.status === 'running' && view.percent != null
+    ? ` ${view.percent} %` : '');
+  const bar = $('job-progress');
+  bar.hidden = view.status !== 'running';
+  if (view.percent == null) bar.removeAttribute('value'); else bar.value = view.percent;
+  const result = view.result || {};
+  $('publish-errors').replaceChildren(...(result.publish_errors || []).map((text) => {
+    const li = document.createElement('li');
+    li.textContent = text;
+    return li;
+  }));
+  $('job-result').hidden = !result.url;
+  if (result.url) $('job-link').href = result.url;
+  $('again').hidden = view.status === 'running';
+}
+
+async function follow(jobId) {
+  clearTimeout(pollTimer);
+  const r = await current.call('GET', `/api/jobs/${encodeURIComponent(jobId)}`);
+  if (r.status !== 200) {
+    render({status: 'failed', message: r.body.error || 'The job was lost.'});
+    return;
+  }
+  render(r.body);
+  if (r.body.status === 'running') {
+    pollTimer = setTimeout(() => follow(jobId), POLL_MS);
+  } else if (r.body.status === 'done' && r.body.result && r.body.result.download) {
+    await download(jobId, r.body.result.download);
+  }
+}
+
+async function download(jobId, name) {
+  const blob = await current.call('GET', `/api/jobs/${encodeURIComponent(jobId)}/file`, undefined, 'blob');
+  if (blob.status !== 200) {
+    render({status: 'failed', message: 'The file could not be downloaded. Make it again.'});
+    return;
+  }
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(blob.body);
+  link.download = name;
+  link.textContent = `Download ${name} again`;
+  link.className = 'download';
+  $('job-message').after(link);
+  link.click();
+}

@@ -1,0 +1,300 @@
+"""Jobs: make a file from a Thing's model with a tool, then post it back, remix, or offer it.
+
+A job runs as a task in the app process and writes its progress to the store, so the page can
+poll it (EventSource can't send the Authorization header) and a reloaded frame finds it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+from thingapp.actions import Action
+from thingapp.licenses import find_license
+from thingapp.store import JobRecord, SQLiteStore
+from thingapp.thingiverse import (FileTooLarge, PublishRefused, ThingiverseClient,
+                                  ThingiverseError)
+from thingapp.tools import ProducedFile, SourceFile, Tool, ToolInputError
+
+log = logging.getLogger("thingapp.jobs")
+
+JOB_TTL = 24 * 3600
+HEARTBEAT = 5.0  # a running job writes at least this often...
+STALE_AFTER = 30.0  # ...so one silent for this long lost its process
+PROGRESS_EVERY = 0.25
+UPLOAD_ATTEMPTS = 3
+RETRY_PAUSES = (0.5, 2.0)
+INTERRUPTED = ("The job stopped when the app restarted. Nothing more will happen to it; "
+               "please start again.")
+
+
+class JobFailed(Exception):
+    """The job can't go on; `str(exc)` is the sentence the user sees."""
+
+
+@dataclass(frozen=True)
+class RemixRequest:
+    name: str
+    license: str  # a code the parent's licence allows
+    category: str
+    publish: bool
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    thing: Mapping[str, Any]
+    file: Mapping[str, Any]  # the chosen model file, as Thingiverse lists it
+    tool: Tool
+    options: Any  # what tool.parse_options returned
+    action: Action
+    remix: RemixRequest | None = None
+
+
+def job_view(job: JobRecord) -> dict[str, Any]:
+    """A job as the page sees it; a running job whose heartbeat stopped reads as failed."""
+    status, message, percent = job.status, job.message, job.percent
+    if status == "running" and time.time() - job.updated_at > STALE_AFTER:
+        status, message, percent = "failed", INTERRUPTED, None
+    return {"id": job.id, "thing_id": job.thing_id, "status": status, "step": job.step,
+            "percent": percent, "message": message,
+            "result": json.loads(job.result) if job.result else None}
+
+
+def _retryable(exc: ThingiverseError) -> bool:
+    return exc.status == 0 or exc.status >= 500 or exc.status in (420, 429)
+
+
+class _Progress:
+    """Holds a job's current step and writes it to the store: at once on a new step, at most
+    every PROGRESS_EVERY seconds for percentages, and a heartbeat when nothing changes."""
+
+    def __init__(self, store: SQLiteStore, job_id: str) -> None:
+        self.store, self.job_id = store, job_id
+        self.step, self.message, self.percent = "start", "", None
+        self._written: tuple[str, str, int | None] | None = None
+        self._last_write = 0.0
+
+    async def set(self, step: str, message: str, percent: int | None = None) -> None:
+        self.step, self.message, self.percent = step, message, percent
+        await self._write()
+
+    def report(self, done: int, total: int) -> None:
+        """Called from byte-counting code; the ticker writes it."""
+        self.percent = min(100, int(done * 100 / total)) if total else None
+
+    async def _write(self) -> None:
+        current = (self.step, self.message, self.percent)
+        if current != self._written:
+            await self.store.update_job(self.job_id, step=self.step, message=self.message,
+                                        percent=self.percent)
+            self._written = current
+        else:
+            await self.store.touch_job(self.job_id)
+        self._last_write = time.monotonic()
+
+    async def tick(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            changed = (self.step, self.message, self.percent) != self._written
+            if changed or time.monotonic() - self._last_write > HEARTBEAT:
+                await self._write()
+
+
+class Jobs:
+    def __init__(self, store: SQLiteStore, thingiverse: ThingiverseClient, workdir: Path,
+                 *, thingiverse_url: str, max_file_bytes: int) -> None:
+        self.store = store
+        self.thingiverse = thingiverse
+        self.workdir = workdir
+        self.thingiverse_url = thingiverse_url
+        self.max_file_bytes = max_file_bytes
+        self._tasks: set[asyncio.Task[None]] = set()  # references only, so tasks aren't GC'd
+
+    def file_path(self, job_id: str) -> Path | None:
+        """The produced file of a download job, if it is still here."""
+        folder = self.workdir / job_id / "out"
+        files = sorted(folder.iterdir()) if folder.is_dir() else []
+        return files[0] if files else None
+
+    async def start(self, user_id: str, token: str, request: JobRequest) -> str:
+        job_id = secrets.token_urlsafe(12)
+        await self.store.create_job(job_id, user_id, int(request.thing["id"]),
+                                    "Starting…", JOB_TTL)
+        task = asyncio.create_task(self._run(job_id, token, request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job_id
+
+    async def stop(self) -> None:
+        """At shutdown: stop this process's jobs. Their heartbeat stops, so they read as
+        interrupted (see job_view) instead of running forever."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _run(self, job_id: str, token: str, request: JobRequest) -> None:
+        progress = _Progress(self.store, job_id)
+        ticker = asyncio.create_task(progress.tick())
+        folder = self.workdir / job_id
+        keep_folder = False
+        try:
+            produced = await self._produce(folder, token, request, progress)
+            if request.action is Action.POST_TO_THING:
+                result = await self._post_to_thing(token, request, produced, progress)
+            elif request.action is Action.REMIX:
+                result = await self._post_remix(token, request, produced, progress)
+            else:
+                result = {"download": produced.name,
+                          "summary": f"{produced.name} is ready. {produced.summary}"}
+                keep_folder = True
+            ticker.cancel()
+            await self.store.update_job(job_id, step="done", status="done", percent=100,
+                                        message=result["summary"], result=json.dumps(result))
+        except (JobFailed, ToolInputError) as exc:
+            await self._fail(job_id, ticker, str(exc))
+        except ThingiverseError as exc:
+            log.info("job %s: Thingiverse failed: %s", job_id, exc)
+            await self._fail(job_id, ticker, _thingiverse_sentence(exc))
+        except Exception:
+            log.exception("job %s failed", job_id)
+            await self._fail(job_id, ticker, "Something went wrong on our side. Please try again.")
+        finally:
+            ticker.cancel()
+            if not keep_folder:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    async def _fail(self, job_id: str, ticker: asyncio.Task[None], message: str) -> None:
+        ticker.cancel()
+        await self.store.update_job(job_id, step="failed", status="failed", message=message)
+
+    async def _produce(self, folder: Path, token: str, request: JobRequest,
+                       progress: _Progress) -> ProducedFile:
+        source_name = str(request.file.get("name"))
+        (folder / "out").mkdir(parents=True)
+        source_path = folder / ("source" + Path(source_name).suffix.lower())
+        await progress.set("download", f"Downloading {source_name}…", 0)
+        try:
+            await self.thingiverse.download_file(token, dict(request.file), source_path,
+                                                 self.max_file_bytes, progress.report)
+        except FileTooLarge as exc:
+            raise JobFailed(f"{source_name} is larger than the "
+                            f"{exc.limit // (1024 * 1024)} MB this app accepts.") from exc
+        await progress.set("make", f"Making the file with {request.tool.label}…")
+        source = SourceFile(source_path, source_name, request.thing)
+        produced = await anyio.to_thread.run_sync(request.tool.run, source, request.options,
+                                                  folder / "out")
+        if not produced:
+            raise JobFailed("The tool made no file.")
+        return produced[0]
+
+    async def _upload(self, token: str, thing_id: int, produced: ProducedFile,
+                      progress: _Progress) -> dict[str, Any]:
+        """The three-step upload, tried again when Thingiverse or storage fails transiently."""
+        for attempt in range(UPLOAD_ATTEMPTS):
+            try:
+                ticket = await self.thingiverse.request_upload(token, thing_id, produced.name)
+                await progress.set("upload", f"Uploading {produced.name}…", 0)
+                finalize_url = await self.thingiverse.send_to_storage(
+                    ticket, produced.path, produced.name, progress.report)
+                await progress.set("finalize", "Finalizing the upload…")
+                return await self.thingiverse.finalize_upload(token, finalize_url)
+            except ThingiverseError as exc:
+                if not _retryable(exc) or attempt == UPLOAD_ATTEMPTS - 1:
+                    raise
+                log.info("upload attempt %d failed (%s); trying again", attempt + 1, exc)
+                await progress.set("upload", f"The upload failed ({exc.message}); "
+                                             "trying again…")
+                await asyncio.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES) - 1)])
+        raise AssertionError("unreachable")
+
+    async def _post_to_thing(self, token: str, request: JobRequest, produced: ProducedFile,
+                             progress: _Progress) -> dict[str, Any]:
+        thing_id = int(request.thing["id"])
+        await self._upload(token, thing_id, produced, progress)
+        name = str(request.thing.get("name") or f"Thing {thing_id}")
+        return {"url": f"{self.thingiverse_url}/thing:{thing_id}", "file": produced.name,
+                "summary": f"Posted {produced.name} to {name}. {produced.summary}"}
+
+    async def _post_remix(self, token: str, request: JobRequest, produced: ProducedFile,
+                          progress: _Progress) -> dict[str, Any]:
+        assert request.remix is not None
+        remix, parent = request.remix, request.thing
+        await progress.set("create", "Creating the remix on Thingiverse…")
+        created = await self.thingiverse.create_thing(token, {
+            "name": remix.name, "license": remix.license, "category": remix.category,
+            "description": remix_description(parent, produced, self.thingiverse_url),
+            "ancestors": [int(parent["id"])], "is_remix": True, "is_wip": True,
+        })
+        remix_id = int(created["id"])
+        url = f"{self.thingiverse_url}/thing:{remix_id}"
+        try:
+            await self._upload(token, remix_id, produced, progress)
+        except ThingiverseError as exc:
+            await progress.set("cleanup", "The upload failed; removing the half-made remix…")
+            await self._remove_remix(token, remix_id, url, exc)
+        result = {"url": url, "thing_id": remix_id, "file": produced.name, "published": False,
+                  "summary": f"Created the remix {remix.name} with {produced.name}, "
+                             "saved as a work in progress."}
+        if remix.publish:
+            await progress.set("publish", "Publishing the remix…")
+            try:
+                await self.thingiverse.publish_thing(token, remix_id)
+            except PublishRefused as exc:
+                result["publish_errors"] = exc.errors
+                result["summary"] = (f"Created the remix {remix.name} with {produced.name}, but "
+                                     "Thingiverse would not publish it yet: "
+                                     + " ".join(exc.errors))
+                return result
+            result["published"] = True
+            result["summary"] = f"Published the remix {remix.name} with {produced.name}."
+        return result
+
+    async def _remove_remix(self, token: str, remix_id: int, url: str,
+                            cause: ThingiverseError) -> None:
+        """No orphan Things: a remix whose file could not be posted is deleted, or reported."""
+        reason = _thingiverse_sentence(cause)
+        for attempt in range(UPLOAD_ATTEMPTS):
+            try:
+                await self.thingiverse.delete_thing(token, remix_id)
+            except ThingiverseError as exc:
+                log.warning("could not delete half-made remix %s: %s", remix_id, exc)
+                if not _retryable(exc):
+                    break
+                await asyncio.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES) - 1)])
+                continue
+            raise JobFailed(f"{reason} The half-made remix was removed, so nothing was "
+                            "posted.") from cause
+        raise JobFailed(f"{reason} The half-made remix could not be removed: please delete it "
+                        f"on Thingiverse: {url}") from cause
+
+
+def remix_description(parent: Mapping[str, Any], produced: ProducedFile,
+                      thingiverse_url: str) -> str:
+    """Attribution in words: title, designer, licence and link of the original."""
+    creator = parent.get("creator") if isinstance(parent.get("creator"), Mapping) else {}
+    licence = find_license(parent.get("license"))
+    licence_name = licence.display if licence else str(parent.get("license") or "its licence")
+    return (f'Remix of "{parent.get("name")}" by {creator.get("name") or "its designer"} '
+            f"({thingiverse_url}/thing:{parent['id']}), used under {licence_name}.\n\n"
+            f"{produced.summary}")
+
+
+def _thingiverse_sentence(exc: ThingiverseError) -> str:
+    if exc.status in (420, 429):
+        return "Thingiverse is limiting requests right now; try again in a few minutes."
+    if exc.status == 401:
+        return "Thingiverse no longer accepts your sign-in. Please connect again."
+    if exc.status == 0:
+        return f"Thingiverse could not be reached ({exc.message})."
+    return f"Thingiverse refused ({exc.status}: {exc.message})."
+
