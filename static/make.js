@@ -117,8 +117,13 @@ function render(view) {
   form.hidden = true;
   job.hidden = false;
   job.classList.toggle('failed', view.status === 'failed');
-  $('job-message').textContent = view.message + (view.status === 'running' && view.percent != null
-    ? ` ${view.percent} %` : '');
+  let progressText = '';
+  if (view.status === 'running' && view.percent != null) {
+    // 100 % of the file is sent before storage has taken it all in: say what we wait for.
+    progressText = view.step === 'upload' && view.percent === 100
+      ? ' 100 % sent, waiting for storage to confirm…' : ` ${view.percent} %`;
+  }
+  $('job-message').textContent = view.message + progressText;
   const bar = $('job-progress');
   bar.hidden = view.status !== 'running';
   if (view.percent == null) bar.removeAttribute('value'); else bar.value = view.percent;

@@ -30,7 +30,7 @@ APP_SECRET = "thingapp-demo-secret"
 THING_IDS = (2001, 2002, 2003, 2004, 2005)
 USER_IDS = (1001, 1002, 1003)
 POPUP_FLAGS = {"allow-popups", "allow-popups-to-escape-sandbox"}
-BASE_FLAGS = {"allow-scripts", "allow-same-origin", "allow-forms"}
+BASE_FLAGS = {"allow-scripts", "allow-same-origin", "allow-forms", "allow-downloads"}
 USER_LABELS = {
     "mara_makes (Mara Maker)": "1001",
     "remy_remix (Remy Remixer)": "1002",

@@ -92,9 +92,26 @@ class ScaleTool:
         return [ProducedFile(out, name, summary)]
 
 
+def _is_framed_as(path: Path, file_type: str) -> bool:
+    """Whether the file has its format's framing at all; trimesh reads garbage as an empty mesh,
+    and the user deserves to hear "not a model" rather than "empty"."""
+    if file_type == "3mf":
+        return zipfile.is_zipfile(path)
+    if file_type == "stl":
+        with open(path, "rb") as f:
+            head = f.read(84)
+        if head.lstrip()[:5].lower() == b"solid":
+            return True
+        size = path.stat().st_size
+        return len(head) == 84 and size == 84 + 50 * int.from_bytes(head[80:84], "little")
+    return True
+
+
 def load_mesh(path: Path) -> trimesh.Trimesh:
     """One triangle mesh from an STL, OBJ or 3MF file, or a ToolInputError saying why not."""
     file_type = path.suffix.lower().lstrip(".")
+    if not _is_framed_as(path, file_type):
+        raise ToolInputError(f"This file is not a {file_type.upper()} model that can be read.")
     try:
         loaded = trimesh.load(str(path), file_type=file_type, force="mesh", process=False)
     except Exception as exc:  # trimesh raises many kinds for unreadable files

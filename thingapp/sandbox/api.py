@@ -1,4 +1,5 @@
-"""The api side: Things, files, the current user, and the download redirect.
+"""The api side, reading: Things, their files and ancestors, the current user, the download
+redirect; and the plumbing every API endpoint shares (see `editing` and `uploads` for writes).
 
 Every endpoint wants `Authorization: Bearer TOKEN` with a live token of any client (a query
 `access_token` is not accepted: tokens don't belong in URLs). Errors are JSON `{"error": ...}`
@@ -9,6 +10,7 @@ token); past the limit the API answers 429. There is no time window yet.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from thingapp.sandbox.context import SandboxContext, context_of
-from thingapp.sandbox.seed import PLACEHOLDER_IMAGE
-from thingapp.sandbox.state import Grant
+from thingapp.sandbox.objects import PLACEHOLDER_IMAGE, thing_summary
+from thingapp.sandbox.state import Grant, JsonObject, World
 from thingapp.sandbox.storage import storage_url
 
 ApiHandler = Callable[[Request, SandboxContext, Grant], Awaitable[Response]]
@@ -32,8 +34,14 @@ class ApiError(Exception):
         self.message = message
 
 
-def _not_found() -> ApiError:
+def not_found() -> ApiError:
+    """The answer for an unknown (or deleted) Thing or file."""
     return ApiError(404, "Not Found")
+
+
+def forbidden() -> ApiError:
+    """The answer to a request on another user's Thing or file."""
+    return ApiError(403, "Forbidden")
 
 
 def error_response(status: int, message: str) -> JSONResponse:
@@ -73,46 +81,84 @@ def _bearer_token(request: Request) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def _id_param(request: Request, name: str = "id") -> int:
+def id_param(request: Request, name: str = "id") -> int:
     # Ids are matched as text so that /things/abc is the API's JSON 404, not the router's.
     raw = str(request.path_params[name])
     if not raw.isdigit():
-        raise _not_found()
+        raise not_found()
     return int(raw)
 
 
-def _thing_id(request: Request, context: SandboxContext) -> int:
-    thing_id = _id_param(request)
+def thing_id_param(request: Request, context: SandboxContext) -> int:
+    """The id of the Thing in the path; 404 unless it exists."""
+    thing_id = id_param(request)
     if thing_id not in context.world.things:
-        raise _not_found()
+        raise not_found()
     return thing_id
+
+
+def check_owner(world: World, thing_id: int, grant: Grant) -> None:
+    """403 unless the token's user made the Thing."""
+    if world.things[thing_id]["creator"]["id"] != grant.user_id:
+        raise forbidden()
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object body; 400 for anything else."""
+    try:
+        body = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ApiError(400, "The body must be a JSON object.") from error
+    if not isinstance(body, dict):
+        raise ApiError(400, "The body must be a JSON object.")
+    return body
+
+
+def render_thing(world: World, thing_id: int) -> JsonObject:
+    """The Thing object as served: its ancestors as summaries of those Things as they are now."""
+    return {
+        **world.things[thing_id],
+        "is_derivative": bool(world.ancestor_ids.get(thing_id)),
+        "ancestors": ancestor_summaries(world, thing_id),
+    }
+
+
+def ancestor_summaries(world: World, thing_id: int) -> list[JsonObject]:
+    """Summaries of the Thing's ancestors that still exist, in the order they were given."""
+    ids = world.ancestor_ids.get(thing_id, [])
+    return [thing_summary(world.things[i]) for i in ids if i in world.things]
 
 
 async def get_thing(request: Request, context: SandboxContext, grant: Grant) -> Response:
     """GET /things/{id}: the Thing object."""
-    return JSONResponse(context.world.things[_thing_id(request, context)])
+    return JSONResponse(render_thing(context.world, thing_id_param(request, context)))
+
+
+async def get_ancestors(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """GET /things/{id}/ancestors: summaries of the Things it derives from; [] when none."""
+    return JSONResponse(ancestor_summaries(context.world, thing_id_param(request, context)))
 
 
 async def get_thing_files(request: Request, context: SandboxContext, grant: Grant) -> Response:
     """GET /things/{id}/files: the Thing's file objects."""
-    files = context.world.files_of(_thing_id(request, context))
+    files = context.world.files_of(thing_id_param(request, context))
     return JSONResponse([stored.data for stored in files])
 
 
 async def get_file(request: Request, context: SandboxContext, grant: Grant) -> Response:
     """GET /files/{id}: one file object."""
-    stored = context.world.files.get(_id_param(request))
+    stored = context.world.files.get(id_param(request))
     if stored is None:
-        raise _not_found()
+        raise not_found()
     return JSONResponse(stored.data)
 
 
 async def download_file(request: Request, context: SandboxContext, grant: Grant) -> Response:
     """GET /files/{id}/download: 302 to storage (which refuses requests carrying Authorization)."""
-    file_id = _id_param(request)
+    file_id = id_param(request)
     stored = context.world.files.get(file_id)
     if stored is None:
-        raise _not_found()
+        raise not_found()
     url = storage_url(context.config.public_url, file_id, stored.data["name"])
     return RedirectResponse(url, status_code=302)
 

@@ -1,26 +1,46 @@
 """The sandbox: one Starlette app standing in for www.thingiverse.com and api.thingiverse.com.
 
-Routes, at a glance:
+Routes, at a glance (the method and path template of each is its key for fault injection):
 
     www (site and OAuth)
-      GET  /                              index of seeded Things and users
-      GET  /thing:{id}                    Thing page embedding the app
+      GET  /                              index of every Thing (seeded or created) and the users
+      GET  /thing:{id:int}                Thing page embedding the app
                                           (?popups=0, ?launch_as=USER_ID)
       GET  /login/oauth/authorize         "Authorize {app}" page: pick a seeded user, Agree or Deny
       POST /login/oauth/authorize         303 back to the app (#access_token=... or ?code=...)
       POST /login/oauth/tokeninfo         form access_token -> {"audience", "user_id"}
       POST /login/oauth/access_token      form client_id, client_secret, code -> form-encoded token
-      GET  /download:{id}                 public download link -> storage
-    api (Authorization: Bearer TOKEN)
-      GET  /things/{id}, /things/{id}/files, /files/{id}, /files/{id}/download, /users/me
-    storage (no Authorization header allowed, like S3)
-      GET  /storage/{file_id}/{name}
+      GET  /download:{file_id:int}        public download link -> storage
+    api (Authorization: Bearer TOKEN; errors {"error": ...} with X-Error)
+      GET    /things/{id}                 the Thing
+      GET    /things/{id}/files           its files (finalized uploads only)
+      GET    /things/{id}/ancestors       summaries of the Things it derives from ([] if none)
+      GET    /files/{id}, /files/{id}/download, /users/me
+      POST   /things/                     create: {"name", "license" (code), "category", ...}
+                                          -> the new Thing (ids from 9001, unpublished, WIP)
+      PATCH  /things/{id}                 owner: change any of the create fields -> the Thing
+      DELETE /things/{id}                 owner: remove it with its files -> the deleted Thing
+      POST   /things/{id}/publish         owner: -> the Thing, or 400 {"errors": [sentences]}
+      POST   /things/{id}/files           owner: {"filename"} -> {"action", "fields"}, the storage
+                                          form for one upload (file ids from 8001)
+      POST   /files/{id}/finalize         owner, after storage has the bytes: -> the file object;
+                                          only now is it listed on its Thing
+    storage (no Authorization header allowed, like S3; errors are S3 XML)
+      GET  /storage/{file_id}/{name}      a file's bytes
+      POST /storage-upload                multipart form: the issued fields, in order, then
+                                          `file` last -> 303 to success_action_redirect (or 200
+                                          empty, per SandboxConfig.storage_success_status)
     scripting (not Thingiverse; for tests and scripts)
       POST /sandbox/tokens         {"user_id": 1001, "client_id": "thingapp-demo"}
                                    -> 201 {"access_token"}
       POST /sandbox/codes          same body -> 201 {"code"}
       POST /sandbox/tokens/revoke  {"access_token": "..."} -> 200 {"revoked": true|false}
       GET  /sandbox/requests       [{"method", "path", "status"}, ...] of every other request
+      POST /sandbox/faults         {"route": "POST /storage-upload", "latency_ms": 0,
+                                    "status": null, "bytes_per_second": null, "times": null}
+                                   -> 201 the fault (see `faults`); unknown route -> 400
+      GET  /sandbox/faults         the active faults
+      DELETE /sandbox/faults       clear them -> {"cleared": N}
 
 Example, minting a token for Mara and reading a Thing with it:
 
@@ -28,12 +48,16 @@ Example, minting a token for Mara and reading a Thing with it:
     client.get("/things/2001", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
 
 The request log never holds a token: query strings are dropped and token-shaped path segments
-are replaced by "[redacted]".
+are replaced by "[redacted]". Uploaded bytes live in a temporary directory of the app instance,
+removed at shutdown.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from starlette.applications import Starlette
@@ -42,17 +66,23 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from thingapp.sandbox import api, oauth, pages, scripting, storage
+from thingapp.sandbox import api, editing, oauth, pages, scripting, storage, uploads
 from thingapp.sandbox.config import SandboxClient, SandboxConfig, default_config
 from thingapp.sandbox.context import SandboxContext
+from thingapp.sandbox.faults import FaultMiddleware, FaultTable
 from thingapp.sandbox.request_log import RequestLogMiddleware
 from thingapp.sandbox.seed import build_world
 
 __all__ = ["SandboxClient", "SandboxConfig", "create_sandbox_app", "default_config"]
 
 _HERE = Path(__file__).resolve().parent
-# The sandbox takes small forms and JSON only; anything bigger is a client bug.
+# The sandbox takes small forms and JSON only (storage's upload form has its own limit, checked
+# as it streams); anything bigger is a client bug.
 MAX_BODY_BYTES = 64 * 1024
+
+
+def _route(path: str, endpoint: Callable[..., Any], *methods: str) -> Route:
+    return Route(path, endpoint, methods=list(methods) or None, max_body_size=MAX_BODY_BYTES)
 
 
 def create_sandbox_app(config: SandboxConfig) -> Starlette:
@@ -67,30 +97,56 @@ def create_sandbox_app(config: SandboxConfig) -> Starlette:
             lstrip_blocks=True,
         )
     )
+    endpoint = api.api_endpoint
     routes = [
-        Route("/", pages.index),
-        Route("/thing:{id:int}", pages.thing_page),
-        Route("/login/oauth/authorize", oauth.authorize_page, methods=["GET"]),
-        Route("/login/oauth/authorize", oauth.authorize_decision, methods=["POST"]),
-        Route("/login/oauth/tokeninfo", oauth.tokeninfo, methods=["POST"]),
-        Route("/login/oauth/access_token", oauth.access_token, methods=["POST"]),
-        Route("/download:{file_id:int}", storage.public_download),
-        Route("/things/{id}", api.api_endpoint(api.get_thing)),
-        Route("/things/{id}/files", api.api_endpoint(api.get_thing_files)),
-        Route("/files/{id}", api.api_endpoint(api.get_file)),
-        Route("/files/{id}/download", api.api_endpoint(api.download_file)),
-        Route("/users/me", api.api_endpoint(api.get_me)),
-        Route("/storage/{file_id}/{name}", storage.serve_file),
-        Route("/sandbox/tokens", scripting.mint_token, methods=["POST"]),
-        Route("/sandbox/codes", scripting.mint_code, methods=["POST"]),
-        Route("/sandbox/tokens/revoke", scripting.revoke_token, methods=["POST"]),
-        Route("/sandbox/requests", scripting.request_log),
+        _route("/", pages.index),
+        _route("/thing:{id:int}", pages.thing_page),
+        _route("/login/oauth/authorize", oauth.authorize_page, "GET"),
+        _route("/login/oauth/authorize", oauth.authorize_decision, "POST"),
+        _route("/login/oauth/tokeninfo", oauth.tokeninfo, "POST"),
+        _route("/login/oauth/access_token", oauth.access_token, "POST"),
+        _route("/download:{file_id:int}", storage.public_download),
+        _route("/things/", endpoint(editing.create_thing), "POST"),
+        _route("/things/{id}", endpoint(api.get_thing), "GET"),
+        _route("/things/{id}", endpoint(editing.update_thing), "PATCH"),
+        _route("/things/{id}", endpoint(editing.delete_thing), "DELETE"),
+        _route("/things/{id}/files", endpoint(api.get_thing_files), "GET"),
+        _route("/things/{id}/files", endpoint(uploads.start_upload), "POST"),
+        _route("/things/{id}/ancestors", endpoint(api.get_ancestors), "GET"),
+        _route("/things/{id}/publish", endpoint(editing.publish_thing), "POST"),
+        _route("/files/{id}", endpoint(api.get_file)),
+        _route("/files/{id}/download", endpoint(api.download_file)),
+        _route("/files/{id}/finalize", endpoint(uploads.finalize_upload), "POST"),
+        _route("/users/me", endpoint(api.get_me)),
+        _route("/storage/{file_id}/{name}", storage.serve_file),
+        Route("/storage-upload", storage.receive_upload, methods=["POST"]),
+        _route("/sandbox/tokens", scripting.mint_token, "POST"),
+        _route("/sandbox/codes", scripting.mint_code, "POST"),
+        _route("/sandbox/tokens/revoke", scripting.revoke_token, "POST"),
+        _route("/sandbox/requests", scripting.request_log),
+        _route("/sandbox/faults", scripting.set_fault, "POST"),
+        _route("/sandbox/faults", scripting.list_faults, "GET"),
+        _route("/sandbox/faults", scripting.clear_faults, "DELETE"),
         Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
     ]
+    faults = FaultTable()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            world.blobs.close()
+
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestLogMiddleware, world=world)],
-        max_body_size=MAX_BODY_BYTES,
+        middleware=[
+            Middleware(RequestLogMiddleware, world=world),
+            Middleware(FaultMiddleware, faults=faults, routes=routes),
+        ],
+        lifespan=lifespan,
     )
-    app.state.sandbox = SandboxContext(config=config, world=world, templates=templates)
+    app.state.sandbox = SandboxContext(
+        config=config, world=world, templates=templates, faults=faults
+    )
     return app

@@ -7,6 +7,9 @@ from urllib.parse import urlsplit
 
 # Thingiverse's documented limit: 300 requests per 5-minute window.
 DEFAULT_RATE_LIMIT = 300
+DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+# How storage has answered a successful upload form: 303 to the finalize URL, or (since 2023) 200.
+STORAGE_SUCCESS_STATUSES = (303, 200)
 
 
 @dataclass(frozen=True)
@@ -26,13 +29,17 @@ class SandboxConfig:
     `public_url` is the sandbox's own origin (it builds every `url`, `public_url`, `files_url`
     and `download_url` it hands out); `app_url` is the origin of the app embedded on Thing pages;
     the first of `clients` is that app. `rate_limit` is how many API requests one token may make
-    before the API answers 429.
+    before the API answers 429. `max_upload_bytes` is the largest file storage accepts in an
+    upload form; `storage_success_status` is how storage answers a successful upload: 303 with
+    `Location: success_action_redirect`, or 200 with an empty body (Thingiverse has done both).
     """
 
     public_url: str
     app_url: str
     clients: tuple[SandboxClient, ...]
     rate_limit: int = DEFAULT_RATE_LIMIT
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    storage_success_status: int = 303
 
     def __post_init__(self) -> None:
         for label, url in (("public_url", self.public_url), ("app_url", self.app_url)):
@@ -49,6 +56,12 @@ class SandboxConfig:
             raise ValueError(f"Client ids must be unique; got {ids}.")
         if self.rate_limit < 1:
             raise ValueError(f"rate_limit must be positive; got {self.rate_limit}.")
+        if self.max_upload_bytes < 1:
+            raise ValueError(f"max_upload_bytes must be positive; got {self.max_upload_bytes}.")
+        if self.storage_success_status not in STORAGE_SUCCESS_STATUSES:
+            raise ValueError(
+                f"storage_success_status must be 303 or 200; got {self.storage_success_status}."
+            )
 
     def client(self, client_id: str) -> SandboxClient | None:
         """The registered client with this id, or None."""

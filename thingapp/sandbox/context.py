@@ -1,15 +1,18 @@
-"""The per-instance context every sandbox route reads: configuration, world and templates."""
+"""The per-instance context every sandbox route reads: configuration, world, templates, faults."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from thingapp.sandbox.config import SandboxConfig
 from thingapp.sandbox.state import World
+
+if TYPE_CHECKING:  # faults answers with the api's errors, and the api needs this module
+    from thingapp.sandbox.faults import FaultTable
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,7 @@ class SandboxContext:
     config: SandboxConfig
     world: World
     templates: Jinja2Templates
+    faults: FaultTable
 
 
 def context_of(request: Request) -> SandboxContext:

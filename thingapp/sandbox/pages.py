@@ -7,11 +7,13 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from thingapp.sandbox.api import ancestor_summaries
 from thingapp.sandbox.context import context_of
 
-# What Thingiverse's iframe allows by default; `?popups=0` drops the popup flags so an app's
-# in-frame sign-in fallback can be exercised.
-IFRAME_SANDBOX = "allow-scripts allow-same-origin allow-forms"
+# What Thingiverse's iframe allows by default (downloads included, so an app can offer a file
+# from inside the frame); `?popups=0` drops the popup flags so an app's in-frame sign-in fallback
+# can be exercised.
+IFRAME_SANDBOX = "allow-scripts allow-same-origin allow-forms allow-downloads"
 IFRAME_POPUP_FLAGS = "allow-popups allow-popups-to-escape-sandbox"
 
 
@@ -23,7 +25,7 @@ def message_page(request: Request, title: str, sentence: str, status: int) -> Re
 
 
 async def index(request: Request) -> Response:
-    """GET /: the seeded Things (linked to their pages) and users."""
+    """GET /: every Thing (seeded or made through the API; linked to its page) and the users."""
     context = context_of(request)
     world = context.world
     return context.templates.TemplateResponse(
@@ -62,6 +64,7 @@ async def thing_page(request: Request) -> Response:
         "thing.html",
         {
             "thing": thing,
+            "ancestors": ancestor_summaries(context.world, thing_id),
             "files": [stored.data for stored in context.world.files_of(thing_id)],
             "users": list(context.world.users.values()),
             "iframe_src": f"{context.config.app_url}/?{urlencode(launch)}",

@@ -1,4 +1,5 @@
-"""Endpoints for tests and scripts: mint tokens and codes, revoke tokens, read the request log.
+"""Endpoints for tests and scripts: mint tokens and codes, revoke tokens, read the request log,
+set, list and clear injected faults (see `faults`).
 
 All take and give JSON; bad input gets 400 `{"error": sentence}`. None of them is part of
 Thingiverse.
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from thingapp.sandbox.context import SandboxContext, context_of
+from thingapp.sandbox.faults import BadFault, parse_fault, route_keys
 
 
 class BadInput(Exception):
@@ -91,3 +93,25 @@ async def request_log(request: Request) -> Response:
     return JSONResponse(
         [{"method": e.method, "path": e.path, "status": e.status} for e in entries]
     )
+
+
+async def set_fault(request: Request) -> Response:
+    """POST /sandbox/faults `{"route", "latency_ms", "status", "bytes_per_second", "times"}`
+    -> 201 the fault as set (only `route` is required)."""
+    context = context_of(request)
+    try:
+        fault = parse_fault(await _json_object(request), route_keys(request.app.routes))
+    except (BadInput, BadFault) as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    context.faults.set(fault)
+    return JSONResponse(fault.as_json(), status_code=201)
+
+
+async def list_faults(request: Request) -> Response:
+    """GET /sandbox/faults: the active faults, `times` showing how many requests each has left."""
+    return JSONResponse([fault.as_json() for fault in context_of(request).faults.active()])
+
+
+async def clear_faults(request: Request) -> Response:
+    """DELETE /sandbox/faults: clear every fault -> `{"cleared": how_many}`."""
+    return JSONResponse({"cleared": context_of(request).faults.clear()})

@@ -1,9 +1,9 @@
 """The seeded world: three users, five Things and their files, shaped like the real API's answers.
 
-Ids are fixed (tests and the demo rely on them). Objects follow the published schemas
-(`user_schema.yaml`, `thing_schema.yaml`, `file_schema.yaml`) and the real samples, including the
-quirks an app must cope with: `license` is a display string, `default_license` a code, and the
-legacy Thing 2004 has no `allows_derivatives` key at all.
+Ids are fixed (tests and the demo rely on them). Objects are built by `objects` (Things, files) and
+here (users), following the published schemas and the real samples, including the quirks an app
+must cope with: `license` is a display string, `default_license` a code, and the legacy Thing
+2004 has no `allows_derivatives` key at all.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ import trimesh
 
 from thingapp.sandbox import file_contents as fc
 from thingapp.sandbox.licenses import ALL_RIGHTS_RESERVED, LICENSES, License
+from thingapp.sandbox.objects import (
+    PLACEHOLDER_IMAGE,
+    ThingCounts,
+    file_date,
+    file_object,
+    thing_object,
+    user_summary,
+)
 from thingapp.sandbox.state import JsonObject, StoredFile, World
-from thingapp.sandbox.storage import storage_url
-
-# File types Thingiverse lists as printable; others (e.g. pdf) get a null `direct_url`.
-PRINTABLE_EXTENSIONS = frozenset({"stl", "obj", "3mf", "amf", "ply"})
-
-PLACEHOLDER_IMAGE = "/static/placeholder.svg"
 
 
 @dataclass(frozen=True)
@@ -130,21 +132,18 @@ def build_world(public_url: str) -> World:
     for index, thing in enumerate(THINGS):
         for number, file_seed in enumerate(thing.files):
             content = file_seed.make()
-            data = _file_object(file_seed, content, thing, public_url, downloads=17 * (number + 1))
-            files[file_seed.id] = StoredFile(thing.id, content, data)
-        creator = user_summary(users[thing.creator_id])
-        things[thing.id] = _thing_object(thing, creator, public_url, index)
+            data = file_object(
+                file_id=file_seed.id,
+                name=file_seed.name,
+                size=len(content),
+                date=file_date(thing.added),
+                public_url=public_url,
+                downloads=17 * (number + 1),
+            )
+            files[file_seed.id] = StoredFile(thing.id, data, content)
+        things[thing.id] = _thing_object(thing, user_summary(users[thing.creator_id]),
+                                         public_url, index)
     return World(users=users, things=things, files=files)
-
-
-def user_summary(user: JsonObject) -> JsonObject:
-    """The short user object embedded as a Thing's `creator` (shape of the real sample)."""
-    keys = ("id", "name", "first_name", "last_name", "url", "public_url", "thumbnail",
-            "count_of_followers", "count_of_following", "count_of_designs", "accepts_tips",
-            "is_following", "location")
-    summary = {key: user[key] for key in keys}
-    summary["cover"] = user["cover_image"]
-    return summary
 
 
 def _user_object(seed: UserSeed, public_url: str) -> JsonObject:
@@ -198,133 +197,27 @@ def _user_object(seed: UserSeed, public_url: str) -> JsonObject:
 
 
 def _thing_object(seed: ThingSeed, creator: JsonObject, public_url: str, index: int) -> JsonObject:
-    api = f"{public_url}/things/{seed.id}"
-    image = public_url + PLACEHOLDER_IMAGE
-    description_html = f"<div><p>{escape(seed.description)}</p></div>\n"
-    thing: JsonObject = {
-        "id": seed.id,
-        "name": seed.name,
-        "thumbnail": image,
-        "url": api,
-        "public_url": f"{public_url}/thing:{seed.id}",
-        "creator": creator,
-        "added": seed.added,
-        "modified": seed.added,
-        "is_published": 1,
-        "is_wip": 0,
-        "is_featured": False,
-        "is_nsfw": False,
-        "is_ai": False,
-        "like_count": 40 + 7 * index,
-        "is_liked": False,
-        "collect_count": 25 + 3 * index,
-        "is_collected": False,
-        "comment_count": index,
-        "is_watched": False,
-        "default_image": {
-            "id": 5000 + seed.id,
-            "url": image,
-            "name": "placeholder.svg",
-            "sizes": [
-                {"type": kind, "size": size, "url": image}
-                for kind, size in (("thumb", "large"), ("thumb", "medium"),
-                                   ("preview", "card"), ("display", "large"))
-            ],
-            "added": seed.added,
-        },
-        "description": seed.description,
-        "instructions": "",
-        "description_html": description_html,
-        "instructions_html": "<div></div>\n",
-        "details": '<div><h1 class="thing-component-header summary summary">Summary</h1>\n'
-        f"{description_html}</div>\n",
-        "details_parts": [
-            {"type": "summary", "name": "Summary", "required": "required",
-             "data": [{"content": description_html}]},
-            {"type": "settings", "name": "Print Settings"},
-        ],
-        "edu_details": "",
-        "edu_details_parts": [],
-        "license": seed.license.display,
-        "allows_derivatives": seed.license.allows_derivatives,
-        "files_url": f"{api}/files",
-        "images_url": f"{api}/images",
-        "likes_url": f"{api}/likes",
-        "ancestors_url": f"{api}/ancestors",
-        "derivatives_url": f"{api}/derivatives",
-        "tags_url": f"{api}/tags",
-        "tags": [_tag_object(tag, public_url) for tag in seed.tags],
-        "categories_url": f"{api}/categories",
-        "file_count": len(seed.files),
-        "layout_count": 0,
-        "layouts_url": f"{public_url}/layouts/{seed.id}",
-        "is_private": 0,
-        "is_purchased": 0,
-        "in_library": False,
-        "print_history_count": 0,
-        "app_id": None,
-        "download_count": 120 + 31 * index,
-        "view_count": 900 + 113 * index,
-        "education": {"grades": [], "subjects": []},
-        "remix_count": 0,
-        "make_count": 3 + index,
-        "app_count": 1,
-        "root_comment_count": index,
-        "moderation": "",
-        "is_derivative": False,
-        "ancestors": [],
-        "can_comment": True,
-        "type_name": "Thing",
-        "is_banned": False,
-        "is_comments_disabled": False,
-        "needs_moderation": 0,
-        "is_decoy": 0,
-    }
+    counts = ThingCounts(
+        likes=40 + 7 * index,
+        collects=25 + 3 * index,
+        comments=index,
+        downloads=120 + 31 * index,
+        views=900 + 113 * index,
+        makes=3 + index,
+        files=len(seed.files),
+    )
+    thing = thing_object(
+        thing_id=seed.id,
+        name=seed.name,
+        creator=creator,
+        license=seed.license,
+        description=seed.description,
+        instructions="",
+        tags=list(seed.tags),
+        added=seed.added,
+        public_url=public_url,
+        counts=counts,
+    )
     if not seed.has_allows_derivatives:
         del thing["allows_derivatives"]
     return thing
-
-
-def _tag_object(tag: str, public_url: str) -> JsonObject:
-    return {
-        "name": tag,
-        "tag": tag,
-        "url": f"{public_url}/tags/{tag}",
-        "count": 10 + len(tag),
-        "things_url": f"{public_url}/tags/{tag}/things",
-        "absolute_url": f"{public_url}/tag:{tag}",
-    }
-
-
-def _file_object(
-    seed: FileSeed, content: bytes, thing: ThingSeed, public_url: str, downloads: int
-) -> JsonObject:
-    extension = seed.name.rsplit(".", 1)[-1].lower()
-    printable = extension in PRINTABLE_EXTENSIONS
-    # "2021-04-09T12:57:28+00:00" -> "2021-04-09 12:57:28", the files' date format.
-    date = thing.added[:19].replace("T", " ")
-    return {
-        "id": seed.id,
-        "name": seed.name,
-        "size": len(content),
-        "url": f"{public_url}/files/{seed.id}",
-        "public_url": f"{public_url}/download:{seed.id}",
-        "download_url": f"{public_url}/files/{seed.id}/download",
-        "direct_url": storage_url(public_url, seed.id, seed.name) if printable else None,
-        "threejs_url": "",
-        "thumbnail": public_url + PLACEHOLDER_IMAGE,
-        "default_image": None,
-        "date": date,
-        "formatted_size": formatted_size(len(content)),
-        "meta_data": [],
-        "download_count": downloads,
-    }
-
-
-def formatted_size(size: int) -> str:
-    """A size the way Thingiverse prints it: whole units, rounded down ("684 b", "10 mb")."""
-    if size < 1024:
-        return f"{size} b"
-    if size < 1024 * 1024:
-        return f"{size // 1024} kb"
-    return f"{size // (1024 * 1024)} mb"

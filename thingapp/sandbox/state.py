@@ -1,7 +1,9 @@
-"""The sandbox's in-memory world: users, Things, files, tokens, codes, rate counters, request log.
+"""The sandbox's in-memory world: users, Things, files, pending uploads, tokens, codes, rate
+counters, request log.
 
 One `World` per sandbox app instance (built in the factory). The sandbox simulates a single
 Thingiverse in a single process, so plain dicts are the right store here; nothing outlives it.
+Uploaded bytes are the one thing kept on disk, in the world's `BlobStore`.
 """
 
 from __future__ import annotations
@@ -9,12 +11,19 @@ from __future__ import annotations
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from thingapp.sandbox.blobs import BlobStore
 
 JsonObject = dict[str, Any]
 
 # Enough history for any test run or demo session, bounded so a long-running demo can't grow.
 REQUEST_LOG_LIMIT = 10_000
+
+# Things and files made through the API get ids from here up (the seeded ones are below).
+FIRST_NEW_THING_ID = 9001
+FIRST_NEW_FILE_ID = 8001
 
 
 @dataclass(frozen=True)
@@ -36,11 +45,28 @@ class CodeGrant:
 
 @dataclass(frozen=True)
 class StoredFile:
-    """A file of a Thing: its API object and the bytes storage serves."""
+    """A file of a Thing: its API object and the bytes storage serves (in memory for seeded
+    files, a path in the blob store for uploaded ones)."""
 
     thing_id: int
-    content: bytes
     data: JsonObject
+    content: bytes | Path
+
+
+@dataclass
+class PendingUpload:
+    """An upload announced by `POST /things/{id}/files`, until it is finalized.
+
+    `fields` are the storage form fields as issued, in order; `received` is where storage put
+    the bytes once they arrived (None before).
+    """
+
+    file_id: int
+    thing_id: int
+    filename: str
+    fields: dict[str, str]
+    received: Path | None = None
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,6 +85,14 @@ class World:
     users: dict[int, JsonObject]
     things: dict[int, JsonObject]
     files: dict[int, StoredFile]
+    # A Thing's ancestors are kept as ids and served as summaries of the Things as they are now.
+    ancestor_ids: dict[int, list[int]] = field(default_factory=dict)
+    pending_uploads: dict[int, PendingUpload] = field(default_factory=dict)
+    blobs: BlobStore = field(default_factory=BlobStore)
+    # Signs storage upload policies, as an AWS secret key would.
+    upload_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
+    next_thing_id: int = FIRST_NEW_THING_ID
+    next_file_id: int = FIRST_NEW_FILE_ID
     tokens: dict[str, Grant] = field(default_factory=dict)
     codes: dict[str, CodeGrant] = field(default_factory=dict)
     rate_spent: dict[str, int] = field(default_factory=dict)
@@ -93,6 +127,33 @@ class World:
     def files_of(self, thing_id: int) -> list[StoredFile]:
         """The Thing's files, in id order."""
         return [f for _, f in sorted(self.files.items()) if f.thing_id == thing_id]
+
+    def new_thing_id(self) -> int:
+        """The id for a Thing being created."""
+        self.next_thing_id += 1
+        return self.next_thing_id - 1
+
+    def new_file_id(self) -> int:
+        """The id for a file being uploaded (it keeps it when finalized)."""
+        self.next_file_id += 1
+        return self.next_file_id - 1
+
+    def pending_upload_with_key(self, key: str) -> PendingUpload | None:
+        """The pending upload issued with this storage key, or None."""
+        return next((p for p in self.pending_uploads.values() if p.fields["key"] == key), None)
+
+    def delete_thing(self, thing_id: int) -> None:
+        """Remove a Thing with its files, pending uploads and their bytes."""
+        del self.things[thing_id]
+        self.ancestor_ids.pop(thing_id, None)
+        for file_id in [i for i, f in self.files.items() if f.thing_id == thing_id]:
+            content = self.files.pop(file_id).content
+            if isinstance(content, Path):
+                content.unlink(missing_ok=True)
+        for file_id in [i for i, p in self.pending_uploads.items() if p.thing_id == thing_id]:
+            received = self.pending_uploads.pop(file_id).received
+            if received is not None:
+                received.unlink(missing_ok=True)
 
     def spend_request(self, key: str, limit: int) -> int:
         """Count one API request against `key`; return how many remain (negative once over)."""

@@ -1,0 +1,259 @@
+"""Making a file and posting it back, over HTTP, the app talking to the in-process sandbox."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zipfile
+
+import pytest
+import trimesh
+
+from world import CC_ND, CC_SA, OTHER_CREATOR, OWNED_CC, OWNER, REMIXER, World
+
+CUBE_STL, CLIP_STL, CLIP_OBJ, NOTES_PDF, ORGANIZER_STL = 3001, 3002, 3003, 3004, 3005
+
+
+def percent(value: object, output: str = "stl") -> dict:
+    return {"mode": "percent", "value": value, "output": output}
+
+
+def run_job(world: World, user: int, **body: object) -> dict:
+    token = world.sign_in(user, body["thing_id"])
+    r = world.start_job(token, tool="scale", **body)
+    assert r.status_code == 202, r.text
+    return world.wait_job(token, r.json()["job_id"])
+
+
+def mesh_of(data: bytes, file_type: str) -> trimesh.Trimesh:
+    return trimesh.load(io.BytesIO(data), file_type=file_type, force="mesh")
+
+
+def files_of(world: World, thing_id: int) -> dict[str, dict]:
+    r = world.api("GET", f"/things/{thing_id}/files", OWNER)
+    assert r.status_code == 200, r.text
+    return {f["name"]: f for f in r.json()}
+
+
+def test_owner_posts_a_scaled_file_to_their_thing(world):
+    job = run_job(world, OWNER, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
+                  options=percent(150))
+    assert job["status"] == "done", job
+    assert job["result"]["url"] == "http://localhost:8800/thing:2001"
+    assert job["message"] == ("Posted calibration_cube_150pct.stl to Calibration Cube. "
+                              "Scaled to 150 %.")
+    posted = files_of(world, OWNED_CC)["calibration_cube_150pct.stl"]
+    data = world.sandbox.get(posted["direct_url"].removeprefix("http://localhost:8800")).content
+    assert posted["size"] == len(data)
+    assert mesh_of(data, "stl").extents == pytest.approx([30, 30, 30])
+
+
+def test_remixer_posts_a_remix_that_names_its_parent_and_keeps_share_alike(world):
+    job = run_job(world, REMIXER, thing_id=CC_SA, file_id=CLIP_OBJ, action="remix",
+                  options={"mode": "target", "value": "24", "output": "stl"},
+                  remix={"name": "Big clip", "license": "cc-sa", "category": "Household",
+                         "publish": False})
+    assert job["status"] == "done", job
+    remix_id = job["result"]["thing_id"]
+    remix = world.api("GET", f"/things/{remix_id}", REMIXER).json()
+    assert remix["name"] == "Big clip"
+    assert remix["license"] == "Creative Commons - Attribution - Share Alike"
+    assert remix["is_remix"] is True and remix["is_derivative"] is True
+    assert [a["id"] for a in remix["ancestors"]] == [CC_SA]
+    assert remix["is_published"] == 0
+    assert "Cable Clip" in remix["description"] and "olaf_original" in remix["description"]
+    assert "thing:2002" in remix["description"]
+    ancestors = world.api("GET", f"/things/{remix_id}/ancestors", REMIXER).json()
+    assert [a["id"] for a in ancestors] == [CC_SA]
+    files = files_of(world, remix_id)
+    assert list(files) == ["cable_clip_24mm.stl"]
+
+
+def test_remix_published_when_asked(world):
+    job = run_job(world, REMIXER, thing_id=CC_SA, file_id=CLIP_STL, action="remix",
+                  options=percent(200),
+                  remix={"name": "Clip x2", "license": "cc-sa", "category": "Other",
+                         "publish": True})
+    assert job["status"] == "done" and job["result"]["published"] is True
+    remix = world.api("GET", f"/things/{job['result']['thing_id']}", REMIXER).json()
+    assert remix["is_published"] == 1
+
+
+def test_remix_cannot_drop_share_alike(world):
+    token = world.sign_in(REMIXER, CC_SA)
+    r = world.start_job(token, thing_id=CC_SA, file_id=CLIP_STL, action="remix",
+                        options=percent(120),
+                        remix={"name": "Clip", "license": "cc", "category": "Other"})
+    assert r.status_code == 400
+    assert r.json()["error"] == "The remix must keep a licence the original allows: cc-sa."
+
+
+def test_no_derivatives_download_has_the_size_and_attribution_and_is_private(world):
+    token = world.sign_in(REMIXER, CC_ND)
+    r = world.start_job(token, thing_id=CC_ND, file_id=ORGANIZER_STL, action="download", tool="scale",
+                        options={"mode": "target", "value": "60", "output": "3mf"})
+    job = world.wait_job(token, r.json()["job_id"])
+    file = world.client.get(f"/api/jobs/{job['id']}/file", headers={"Authorization": f"Bearer {token}"})
+    assert file.status_code == 200
+    assert 'filename="desk_organizer_60mm.3mf"' in file.headers["content-disposition"]
+    assert max(mesh_of(file.content, "3mf").extents) == pytest.approx(60)
+    model = zipfile.ZipFile(io.BytesIO(file.content)).read("3D/3dmodel.model").decode()
+    assert '<metadata name="Title">Desk Organizer</metadata>' in model
+    assert '<metadata name="Designer">olaf_original</metadata>' in model
+    assert ('<metadata name="LicenseTerms">Creative Commons - Attribution - No Derivatives'
+            '</metadata>') in model
+    assert "http://localhost:8800/thing:2003" in model
+    stranger = world.sign_in(OWNER, CC_ND)
+    for path in (f"/api/jobs/{job['id']}", f"/api/jobs/{job['id']}/file"):
+        r = world.client.get(path, headers={"Authorization": f"Bearer {stranger}"})
+        assert r.status_code == 404
+    assert world.client.get(f"/api/jobs/{job['id']}/file").status_code == 401
+
+
+@pytest.mark.parametrize(("user", "thing", "action"), [
+    (REMIXER, CC_SA, "post"), (REMIXER, CC_ND, "remix"), (REMIXER, CC_ND, "post"),
+])
+def test_actions_the_guidelines_do_not_offer_are_refused(world, user, thing, action):
+    token = world.sign_in(user, thing)
+    r = world.start_job(token, thing_id=thing, file_id=ORGANIZER_STL, action=action,
+                        options=percent(100),
+                        remix={"name": "x", "license": "cc-nd", "category": "Other"})
+    assert r.status_code == 403
+    assert "is not open to you on this Thing" in r.json()["error"]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (percent(0), "The scale must be above 0 % and at most 10,000 %."),
+    (percent(10001), "The scale must be above 0 % and at most 10,000 %."),
+    (percent(-5), "The scale must be above 0 % and at most 10,000 %."),
+    (percent("abc"), "The scale must be a number."),
+    (percent("nan"), "The scale must be a number."),
+    ({"mode": "target", "value": "0", "output": "stl"},
+     "The target size must be above 0 mm and at most 10,000 mm."),
+    (percent(100, output="step"), "Choose binary STL or 3MF as the output format."),
+    ({"mode": "wobble"}, "Choose a scale in percent, a target size, or inches to millimetres."),
+])
+def test_bad_options_get_a_sentence(world, options, message):
+    token = world.sign_in(OWNER)
+    r = world.start_job(token, thing_id=OWNED_CC, file_id=CUBE_STL, action="post", tool="scale",
+                        options=options)
+    assert r.status_code == 400
+    assert r.json()["error"] == message
+
+
+@pytest.mark.parametrize("file_id", [NOTES_PDF, 999999])
+def test_only_the_things_model_files_can_be_chosen(world, file_id):
+    token = world.sign_in(REMIXER, CC_SA)
+    r = world.start_job(token, thing_id=CC_SA, file_id=file_id, action="download",
+                        options=percent(100))
+    assert r.status_code == 400
+    assert r.json()["error"] == "Choose one of this Thing's model files."
+
+
+def test_context_lists_only_model_files_and_the_allowed_remix_licences(world):
+    body = world.context(world.sign_in(REMIXER, CC_SA), CC_SA).json()
+    assert [f["name"] for f in body["files"]] == ["cable_clip.stl", "cable_clip.obj"]
+    assert [l["code"] for l in body["remix"]["licenses"]] == ["cc-sa"]
+    assert body["remix"]["name"] == "Remix of Cable Clip"
+    nd = world.context(world.sign_in(REMIXER, CC_ND), CC_ND).json()
+    assert "remix" not in nd
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"this is not a mesh at all" * 10, "This file is not a STL model that can be read."),
+    (b"\0" * 80 + struct.pack("<I", 0), "The model is empty: it has no triangles to scale."),
+])
+def test_a_file_that_is_not_a_usable_mesh_fails_with_a_sentence(world, data, message):
+    file_id = world.put_file(OWNER, OWNED_CC, "broken.stl", data)
+    job = run_job(world, OWNER, thing_id=OWNED_CC, file_id=file_id, action="post",
+                  options=percent(120))
+    assert job["status"] == "failed"
+    assert job["message"] == message
+    assert "broken_120pct.stl" not in files_of(world, OWNED_CC)
+
+
+def test_a_file_over_the_size_limit_is_refused(tmp_path):
+    w = World(tmp_path, max_file_mb=1)
+    with w.client, w.sandbox:
+        file_id = w.put_file(OWNER, OWNED_CC, "huge.stl", b"\0" * (1024 * 1024 + 1))
+        token = w.sign_in(OWNER)
+        r = w.start_job(token, thing_id=OWNED_CC, file_id=file_id, action="post",
+                        options=percent(100))
+        assert r.status_code == 400
+        assert r.json()["error"] == "huge.stl is larger than the 1 MB this app accepts."
+
+
+def test_a_thing_with_no_model_file_says_so(world):
+    bare = world.api("POST", "/things/", OWNER, json={"name": "Notes only", "license": "cc",
+                                                      "category": "Other"}).json()
+    token = world.sign_in(OWNER, bare["id"])
+    assert world.context(token, bare["id"]).json()["files"] == []
+    r = world.start_job(token, thing_id=bare["id"], file_id=1, action="post", options=percent(100))
+    assert r.status_code == 400
+    assert r.json()["error"] == "This Thing has no STL, OBJ or 3MF file to work on."
+
+
+# Faults after the remix exists: retried, then cleaned up -----------------------------------
+
+def set_fault(world: World, **fault: object) -> None:
+    r = world.sandbox.post("/sandbox/faults", json=fault)
+    assert r.status_code in (200, 201), r.text
+
+
+def storage_posts(world: World) -> int:
+    log = world.sandbox.get("/sandbox/requests").json()
+    return sum(1 for e in log if e["method"] == "POST" and e["path"] == "/storage-upload")
+
+
+def test_a_failed_upload_after_remix_creation_leaves_no_new_thing(world):
+    set_fault(world, route="POST /storage-upload", status=500)
+    job = run_job(world, REMIXER, thing_id=CC_SA, file_id=CLIP_STL, action="remix",
+                  options=percent(150),
+                  remix={"name": "Doomed clip", "license": "cc-sa", "category": "Other"})
+    assert job["status"] == "failed"
+    assert "The half-made remix was removed, so nothing was posted." in job["message"]
+    assert storage_posts(world) == 3  # tried, then tried again twice
+    assert world.api("GET", "/things/9001", REMIXER).status_code == 404
+
+
+def test_a_transient_storage_failure_is_retried_and_succeeds(world):
+    set_fault(world, route="POST /storage-upload", status=503, times=1)
+    job = run_job(world, OWNER, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
+                  options=percent(50))
+    assert job["status"] == "done", job
+    assert "calibration_cube_50pct.stl" in files_of(world, OWNED_CC)
+    assert storage_posts(world) == 2
+
+
+def test_storage_refusing_outright_is_not_retried(world):
+    set_fault(world, route="POST /storage-upload", status=403)
+    job = run_job(world, OWNER, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
+                  options=percent(50))
+    assert job["status"] == "failed" and "403" in job["message"]
+    assert storage_posts(world) == 1
+
+
+def test_a_slow_upload_reports_its_progress(world):
+    token = world.sign_in(OWNER)
+    set_fault(world, route="POST /storage-upload", bytes_per_second=4000)
+    set_fault(world, route="GET /storage/{file_id}/{name}", latency_ms=300)
+    set_fault(world, route="POST /files/{id}/finalize", latency_ms=300)
+    r = world.start_job(token, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
+                        options=percent(100))
+    seen = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        job = world.client.get(f"/api/jobs/{r.json()['job_id']}",
+                               headers={"Authorization": f"Bearer {token}"}).json()
+        seen.add((job["step"], job["message"].split("…")[0]))
+        if job["status"] != "running":
+            break
+        time.sleep(0.05)
+    assert job["status"] == "done"
+    steps = [step for step, _ in seen]
+    assert {"download", "upload", "finalize"} <= set(steps)
+    assert ("upload", "Uploading calibration_cube_100pct.stl") in seen
+    latest = world.client.get(f"/api/jobs?thing_id={OWNED_CC}",
+                              headers={"Authorization": f"Bearer {token}"}).json()
+    assert latest["job"]["id"] == r.json()["job_id"]
