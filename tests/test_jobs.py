@@ -257,3 +257,22 @@ def test_a_slow_upload_reports_its_progress(world):
     latest = world.client.get(f"/api/jobs?thing_id={OWNED_CC}",
                               headers={"Authorization": f"Bearer {token}"}).json()
     assert latest["job"]["id"] == r.json()["job_id"]
+
+
+@pytest.mark.parametrize(("fault", "errors"), [
+    ({"status": 400, "body": {"errors": ["Add at least one image.", "Pick a category."]}},
+     ["Add at least one image.", "Pick a category."]),
+    ({"status": 502}, ["Thingiverse refused (502: Injected fault)."]),
+])
+def test_a_publish_refusal_shows_its_reasons_and_keeps_the_remix(world, fault, errors):
+    set_fault(world, route="POST /things/{id}/publish", **fault)
+    job = run_job(world, REMIXER, thing_id=CC_SA, file_id=CLIP_STL, action="remix",
+                  options=percent(150),
+                  remix={"name": "Clip", "license": "cc-sa", "category": "Other", "publish": True})
+    assert job["status"] == "done"
+    assert job["result"]["published"] is False
+    assert job["result"]["publish_errors"] == errors
+    assert "Thingiverse would not publish it yet" in job["message"]
+    remix = world.api("GET", f"/things/{job['result']['thing_id']}", REMIXER).json()
+    assert remix["is_published"] == 0
+    assert list(files_of(world, remix["id"])) == ["cable_clip_150pct.stl"]

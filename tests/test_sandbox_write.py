@@ -600,7 +600,8 @@ def test_a_fault_with_times_expires(sandbox: TestClient) -> None:
     created = set_fault(sandbox, route="POST /login/oauth/tokeninfo", status=500, times=2)
     assert created.status_code == 201
     assert created.json() == {"route": "POST /login/oauth/tokeninfo", "latency_ms": 0,
-                              "status": 500, "bytes_per_second": None, "times": 2}
+                              "status": 500, "bytes_per_second": None, "times": 2,
+                              "body": None}
     token = mint_token(sandbox)
     ask = lambda: sandbox.post("/login/oauth/tokeninfo", data={"access_token": token})  # noqa: E731
     assert ask().status_code == 500
@@ -672,3 +673,14 @@ def test_bad_faults_are_refused_with_a_sentence(
     assert response.status_code == 400
     assert phrase in response.json()["error"]
     assert sandbox.get("/sandbox/faults").json() == []
+
+
+def test_a_fault_can_answer_with_a_given_json_body(sandbox):  # noqa: F811 (the fixture)
+    r = sandbox.post("/sandbox/faults", json={"route": "POST /things/{id}/publish", "status": 400,
+                                              "body": {"errors": ["Add an image."]}})
+    assert r.status_code == 201
+    token = mint_token(sandbox)
+    refused = sandbox.post("/things/2001/publish", headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 400 and refused.json() == {"errors": ["Add an image."]}
+    assert sandbox.post("/sandbox/faults", json={"route": "POST /things/{id}/publish",
+                                                 "body": {"x": 1}}).status_code == 400

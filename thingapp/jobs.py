@@ -249,11 +249,14 @@ class Jobs:
             await progress.set("publish", "Publishing the remix…")
             try:
                 await self.thingiverse.publish_thing(token, remix_id)
-            except PublishRefused as exc:
-                result["publish_errors"] = exc.errors
-                result["summary"] = (f"Created the remix {remix.name} with {produced.name}, but "
-                                     "Thingiverse would not publish it yet: "
-                                     + " ".join(exc.errors))
+            except ThingiverseError as exc:
+                # The remix and its file are there: keep them, say why it is not published.
+                errors = exc.errors if isinstance(exc, PublishRefused) else [
+                    _thingiverse_sentence(exc)]
+                result["publish_errors"] = errors
+                result["summary"] = (f"Created the remix {remix.name} with {produced.name}, "
+                                     "saved as a work in progress; Thingiverse would not "
+                                     "publish it yet:")
                 return result
             result["published"] = True
             result["summary"] = f"Published the remix {remix.name} with {produced.name}."

@@ -7,7 +7,8 @@ A fault is keyed by a route as the route table names it, method and path templat
 - `bytes_per_second`: read the request body no faster than this (meant for `POST /storage-upload`,
   so an app's upload progress is visibly slow);
 - `status`: read the body, then answer this status instead of handling the request, with
-  `{"error": "Injected fault"}` (S3 XML on storage routes).
+  `{"error": "Injected fault"}` (S3 XML on storage routes), or with `body` (any JSON) when given,
+  e.g. `{"errors": ["Add an image before publishing."]}` for a publish refusal.
 
 `times` makes it apply to the next N matching requests only (null: until cleared). One fault per
 route; setting one again replaces it. `FaultMiddleware` applies them; `/sandbox/faults` sets,
@@ -21,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import anyio
+from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,7 +31,7 @@ from thingapp.sandbox.storage import s3_error
 
 INJECTED = "Injected fault"
 SCRIPTING_PREFIX = "/sandbox/"
-FAULT_KEYS = ("route", "latency_ms", "status", "bytes_per_second", "times")
+FAULT_KEYS = ("route", "latency_ms", "status", "bytes_per_second", "times", "body")
 # S3's codes for the statuses a storage fault is most likely to inject.
 _S3_CODES = {403: "AccessDenied", 500: "InternalError", 503: "SlowDown"}
 
@@ -47,6 +49,7 @@ class Fault:
     status: int | None = None
     bytes_per_second: int | None = None
     times: int | None = None
+    body: Any = None  # the JSON to answer with `status`, instead of the default error
 
     def as_json(self) -> dict[str, Any]:
         """The fault as `/sandbox/faults` shows it."""
@@ -83,7 +86,10 @@ def parse_fault(body: Any, valid_routes: Sequence[str]) -> Fault:
         value = body.get(key)
         if value is not None and not (_is_int(value) and value > 0):
             raise BadFault(f"{key} must be null or a positive integer.")
-    return Fault(route, latency, status, body.get("bytes_per_second"), body.get("times"))
+    if body.get("body") is not None and status is None:
+        raise BadFault("body needs a status to answer it with.")
+    return Fault(route, latency, status, body.get("bytes_per_second"), body.get("times"),
+                 body.get("body"))
 
 
 def _is_int(value: Any) -> bool:
@@ -156,7 +162,9 @@ class FaultMiddleware:
         # Read the body first, so a client still sending it sees the status, not a reset.
         while (await receive()).get("more_body", False):
             pass
-        if scope["path"].startswith("/storage"):
+        if fault.body is not None:
+            response = JSONResponse(fault.body, status_code=fault.status)
+        elif scope["path"].startswith("/storage"):
             response = s3_error(fault.status, _S3_CODES.get(fault.status, "InjectedFault"),
                                 INJECTED + ".")
         else:
