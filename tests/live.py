@@ -65,6 +65,65 @@ def start_demo(workdir: Path) -> Demo:
     return demo
 
 
+@dataclass
+class Server:
+    """A `thingapp` command serving on a port, its output in a log file."""
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_server(args: list[str], port: int, log_path: Path, env: dict[str, str] | None = None,
+                 host: str = "127.0.0.1") -> Server:
+    """Run `thingapp ARGS` and wait until it accepts connections on `port`."""
+    thingapp = Path(sys.executable).with_name("thingapp")
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen([str(thingapp), *args], stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})})
+    server = Server(process, f"http://{host}:{port}", log_path)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                server.stop()
+                raise RuntimeError(f"thingapp {' '.join(args)} did not start:\n{server.log()}")
+            time.sleep(0.05)
+
+
+def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A real redis-server on a free loopback port, persisting nothing; (process, URL)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run `make test`, which installs it")
+    port = free_port()
+    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
+                                "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+
+
 def launch_chromium(playwright: Playwright) -> Browser:
     """Debian's Chromium where Playwright can't download its own, else Playwright's."""
     path = os.environ.get("THINGAPP_CHROMIUM") or shutil.which("chromium") or shutil.which(

@@ -276,3 +276,29 @@ def test_a_publish_refusal_shows_its_reasons_and_keeps_the_remix(world, fault, e
     remix = world.api("GET", f"/things/{job['result']['thing_id']}", REMIXER).json()
     assert remix["is_published"] == 0
     assert list(files_of(world, remix["id"])) == ["cable_clip_150pct.stl"]
+
+
+def sandbox_gets(world: World, path: str) -> int:
+    return sum(1 for e in world.sandbox.get("/sandbox/requests").json()
+               if e["method"] == "GET" and e["path"] == path)
+
+
+def test_repeat_launches_read_the_thing_from_the_cache_and_a_post_refreshes_its_files(world):
+    token = world.sign_in(OWNER)
+    first = world.context(token, OWNED_CC).json()
+    world.context(token, OWNED_CC)
+    assert sandbox_gets(world, "/things/2001") == 1
+    assert sandbox_gets(world, "/things/2001/files") == 1
+    job = world.wait_job(token, world.start_job(token, thing_id=OWNED_CC, file_id=CUBE_STL,
+                                                action="post", options=percent(75)).json()["job_id"])
+    assert job["status"] == "done"
+    after = world.context(token, OWNED_CC).json()
+    assert [f["name"] for f in after["files"]] == [f["name"] for f in first["files"]] + [
+        "calibration_cube_75pct.stl"]
+    assert sandbox_gets(world, "/things/2001") == 1  # the Thing itself still from the cache
+
+
+def test_the_cache_is_per_user(world):
+    world.context(world.sign_in(OWNER), CC_SA)
+    world.context(world.sign_in(REMIXER, CC_SA), CC_SA)
+    assert sandbox_gets(world, "/things/2002") == 2

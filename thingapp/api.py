@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 
 from pathlib import Path
@@ -13,13 +14,15 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from thingapp.actions import Action, choose_actions
 from thingapp.jobs import JobRequest, Jobs, RemixRequest, job_view
-from thingapp.jsonbody import BadRequest, read_json
+from thingapp.jsonbody import BadRequest, read_json, read_limited
 from thingapp.licenses import find_license, remix_licenses
+from thingapp.reads import CachedReads
 from thingapp.signin import MODES, SignIn, SignInError
-from thingapp.store import SessionRecord
+from thingapp.store import JobRecord, SessionRecord, Store
 from thingapp.thing_ids import MAX_THING_ID, parse_thing_ref
-from thingapp.thingiverse import ThingiverseClient, ThingiverseError
+from thingapp.thingiverse import ThingiverseError
 from thingapp.tools import Tool, ToolInputError
+from thingapp.webhooks import MAX_WEBHOOK_BODY, BadWebhook, parse_event
 
 REMIX_CATEGORIES = ("Other", "3D Printing", "Household", "Tools", "Toys & Games", "Hobby")
 MAX_REMIX_NAME = 200
@@ -107,12 +110,11 @@ class UpstreamFailed(Exception):
 
 async def _thing_and_files(request: Request, session: SessionRecord, thing_id: int,
                            *, with_me: bool = False) -> list[Any]:
-    """The Thing, its files (and the user, for display), fetched side by side."""
-    thingiverse: ThingiverseClient = request.app.state.thingiverse
-    calls = [thingiverse.get_thing(session.token, thing_id),
-             thingiverse.get_thing_files(session.token, thing_id)]
+    """The Thing, its files (and the user, for display), read side by side through the cache."""
+    reads: CachedReads = request.app.state.reads
+    calls = [reads.thing(session, thing_id), reads.files(session, thing_id)]
     if with_me:
-        calls.append(thingiverse.get_me(session.token))
+        calls.append(reads.me(session))
     try:
         return list(await asyncio.gather(*calls))
     except ThingiverseError as exc:
@@ -233,9 +235,9 @@ async def start_job(request: Request) -> Response:
     return JSONResponse({"job_id": job_id}, status_code=202)
 
 
-async def _own_job(request: Request, session: SessionRecord) -> Any:
-    jobs: Jobs = request.app.state.jobs
-    job = await jobs.store.get_job(request.path_params["job_id"])
+async def _own_job(request: Request, session: SessionRecord) -> JobRecord | None:
+    store: Store = request.app.state.store
+    job = await store.get_job(request.path_params["job_id"])
     if job is None or job.user_id != session.user_id:
         return None
     return job
@@ -257,8 +259,8 @@ async def latest_job(request: Request) -> Response:
     thing_id = parse_thing_ref(request.query_params.get("thing_id", ""))
     if thing_id is None:
         raise BadRequest("thing_id must be a Thing number.")
-    jobs: Jobs = request.app.state.jobs
-    job = await jobs.store.latest_job(session.user_id, thing_id)
+    store: Store = request.app.state.store
+    job = await store.latest_job(session.user_id, thing_id)
     return JSONResponse({"job": job_view(job) if job else None})
 
 
@@ -272,6 +274,31 @@ async def job_file(request: Request) -> Response:
         return JSONResponse({"error": "This file is no longer here. Make it again."},
                             status_code=404)
     return FileResponse(path, filename=path.name, media_type="application/octet-stream")
+
+
+async def webhook(request: Request) -> Response:
+    """`POST /webhooks/{secret}`: Thingiverse's events. A wrong secret is a 404, as if the path
+    did not exist; an event is stored once and then handed to the app's hook."""
+    settings = request.app.state.settings
+    secret = request.path_params["secret"]
+    if not settings.webhook_secret or not hmac.compare_digest(
+            secret.encode(), settings.webhook_secret.encode()):
+        return JSONResponse({"error": "Not Found"}, status_code=404)
+    raw = await read_limited(request, MAX_WEBHOOK_BODY)
+    try:
+        event = parse_event(raw)
+    except BadWebhook as exc:
+        raise BadRequest(str(exc)) from exc
+    if event is None:
+        return JSONResponse({"ok": True, "event": "ping"})
+    store: Store = request.app.state.store
+    stored = await store.add_webhook(event.key, event.event, raw.decode())
+    if stored and request.app.state.on_webhook is not None:
+        try:
+            await request.app.state.on_webhook(event)
+        except Exception:  # the event is stored; the operator can replay it from the list
+            log.exception("the webhook hook failed on %s", event.key)
+    return JSONResponse({"ok": True, "event": event.event, "duplicate": not stored})
 
 
 async def logout(request: Request) -> Response:

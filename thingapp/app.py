@@ -22,20 +22,22 @@ from starlette.templating import Jinja2Templates
 
 from thingapp import api, pages
 from thingapp.jobs import Jobs
+from thingapp.reads import CachedReads
 from thingapp.scale_tool import ScaleTool
 from thingapp.security import AccessLog, SecurityHeaders
 from thingapp.settings import Settings
 from thingapp.signin import SignIn, SignInError
 from thingapp.store import open_store
-from thingapp.thingiverse import DEFAULT_TIMEOUT, ThingiverseClient
+from thingapp.thingiverse import ThingiverseClient
 from thingapp.tools import Tool
+from thingapp.webhooks import WebhookHook
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("thingapp")
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(("/api/", "/webhooks/"))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -67,9 +69,11 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
-               tools: Sequence[Tool] = (ScaleTool(),)) -> Starlette:
-    """Build the app. `tools` make the files (the first is offered); `transport` lets tests
-    route Thingiverse calls to an in-process sandbox."""
+               tools: Sequence[Tool] = (ScaleTool(),),
+               on_webhook: WebhookHook | None = None) -> Starlette:
+    """Build the app. `tools` make the files (the first is offered); `on_webhook` is called once
+    per new order event; `transport` lets tests route Thingiverse calls to an in-process
+    sandbox."""
     if not settings.demo:
         settings.validate()
     if not tools:
@@ -78,17 +82,20 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = open_store(settings.store_url)
-        async with httpx.AsyncClient(transport=transport, timeout=DEFAULT_TIMEOUT,
+        timeout = httpx.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
+        async with httpx.AsyncClient(transport=transport, timeout=timeout,
                                      follow_redirects=False) as http:
             thingiverse = ThingiverseClient(http, site_url=settings.thingiverse_url,
                                             api_url=settings.api_url,
                                             client_id=settings.client_id,
                                             client_secret=settings.client_secret)
             app.state.thingiverse = thingiverse
+            app.state.store = store
+            app.state.reads = reads = CachedReads(thingiverse, store)
             app.state.signin = SignIn(settings, store, thingiverse)
             own_workdir = not settings.work_dir
             workdir = Path(settings.work_dir or tempfile.mkdtemp(prefix="thingapp-jobs-"))
-            app.state.jobs = Jobs(store, thingiverse, workdir,
+            app.state.jobs = Jobs(store, thingiverse, reads, workdir,
                                   thingiverse_url=settings.thingiverse_url,
                                   max_file_bytes=settings.max_file_mb * 1024 * 1024)
             await store.sweep()
@@ -96,7 +103,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 yield
             finally:
                 await app.state.jobs.stop()
-                store.close()
+                await store.close()
                 if own_workdir:
                     shutil.rmtree(workdir, ignore_errors=True)
 
@@ -112,6 +119,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         Route("/api/jobs", api.latest_job, methods=["GET"]),
         Route("/api/jobs/{job_id}", api.job_status),
         Route("/api/jobs/{job_id}/file", api.job_file),
+        Route("/webhooks/{secret}", api.webhook, methods=["POST"]),
         Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
     ]
     app = Starlette(
@@ -127,4 +135,5 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     app.state.templates = Jinja2Templates(env=env)
     app.state.settings = settings
     app.state.tools = {tool.id: tool for tool in tools}
+    app.state.on_webhook = on_webhook
     return app

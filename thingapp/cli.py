@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,6 +52,31 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     print("The settings are complete.")
     return 0
+
+
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    """List the stored webhook events, newest first, for the operator."""
+    from thingapp.store import open_store
+    settings = Settings.from_env(os.environ)
+
+    async def listing() -> list[str]:
+        store = open_store(settings.store_url)
+        try:
+            events = await store.list_webhooks(args.limit)
+        finally:
+            await store.close()
+        return [_webhook_line(e.event, e.body, e.received_at) for e in events]
+
+    lines = asyncio.run(listing())
+    print("\n".join(lines) if lines else "No webhook events have been received.")
+    return 0
+
+
+def _webhook_line(event: str, body: str, received_at: float) -> str:
+    order = json.loads(body).get("order", {})
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(received_at))
+    return (f"{when}  {event:<17} order {order.get('id')}  thing {order.get('thing_id')}  "
+            f"amount {order.get('amount')}  status {order.get('status') or '-'}")
 
 
 def _sandbox_app(public_url: str, app_url: str, client_id: str, client_secret: str) -> object:
@@ -126,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--client-id", default=DEMO_CLIENT_ID)
     sandbox.add_argument("--client-secret", default=DEMO_CLIENT_SECRET)
     sandbox.set_defaults(func=cmd_sandbox)
+
+    webhooks = sub.add_parser("webhooks", help="list the received webhook events, newest first")
+    webhooks.add_argument("--limit", type=int, default=50)
+    webhooks.set_defaults(func=cmd_webhooks)
 
     demo = sub.add_parser("demo", help="run the sandbox and the app together on loopback")
     demo.add_argument("--app-port", type=int, default=8000)

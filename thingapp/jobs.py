@@ -21,7 +21,8 @@ import anyio.to_thread
 
 from thingapp.actions import Action
 from thingapp.licenses import find_license
-from thingapp.store import JobRecord, SQLiteStore
+from thingapp.reads import CachedReads
+from thingapp.store import JobRecord, Store
 from thingapp.thingiverse import (FileTooLarge, PublishRefused, ThingiverseClient,
                                   ThingiverseError)
 from thingapp.tools import ProducedFile, SourceFile, Tool, ToolInputError
@@ -78,7 +79,7 @@ class _Progress:
     """Holds a job's current step and writes it to the store: at once on a new step, at most
     every PROGRESS_EVERY seconds for percentages, and a heartbeat when nothing changes."""
 
-    def __init__(self, store: SQLiteStore, job_id: str) -> None:
+    def __init__(self, store: Store, job_id: str) -> None:
         self.store, self.job_id = store, job_id
         self.step, self.message, self.percent = "start", "", None
         self._written: tuple[str, str, int | None] | None = None
@@ -111,10 +112,11 @@ class _Progress:
 
 
 class Jobs:
-    def __init__(self, store: SQLiteStore, thingiverse: ThingiverseClient, workdir: Path,
-                 *, thingiverse_url: str, max_file_bytes: int) -> None:
+    def __init__(self, store: Store, thingiverse: ThingiverseClient, reads: CachedReads,
+                 workdir: Path, *, thingiverse_url: str, max_file_bytes: int) -> None:
         self.store = store
         self.thingiverse = thingiverse
+        self.reads = reads
         self.workdir = workdir
         self.thingiverse_url = thingiverse_url
         self.max_file_bytes = max_file_bytes
@@ -130,7 +132,7 @@ class Jobs:
         job_id = secrets.token_urlsafe(12)
         await self.store.create_job(job_id, user_id, int(request.thing["id"]),
                                     "Starting…", JOB_TTL)
-        task = asyncio.create_task(self._run(job_id, token, request))
+        task = asyncio.create_task(self._run(job_id, user_id, token, request))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job_id
@@ -142,7 +144,7 @@ class Jobs:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run(self, job_id: str, token: str, request: JobRequest) -> None:
+    async def _run(self, job_id: str, user_id: str, token: str, request: JobRequest) -> None:
         progress = _Progress(self.store, job_id)
         ticker = asyncio.create_task(progress.tick())
         folder = self.workdir / job_id
@@ -150,7 +152,7 @@ class Jobs:
         try:
             produced = await self._produce(folder, token, request, progress)
             if request.action is Action.POST_TO_THING:
-                result = await self._post_to_thing(token, request, produced, progress)
+                result = await self._post_to_thing(user_id, token, request, produced, progress)
             elif request.action is Action.REMIX:
                 result = await self._post_remix(token, request, produced, progress)
             else:
@@ -217,10 +219,13 @@ class Jobs:
                 await asyncio.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES) - 1)])
         raise AssertionError("unreachable")
 
-    async def _post_to_thing(self, token: str, request: JobRequest, produced: ProducedFile,
-                             progress: _Progress) -> dict[str, Any]:
+    async def _post_to_thing(self, user_id: str, token: str, request: JobRequest,
+                             produced: ProducedFile, progress: _Progress) -> dict[str, Any]:
         thing_id = int(request.thing["id"])
-        await self._upload(token, thing_id, produced, progress)
+        try:
+            await self._upload(token, thing_id, produced, progress)
+        finally:  # even a failed finalize may have added the file: read the list afresh
+            await self.reads.forget_files(user_id, thing_id)
         name = str(request.thing.get("name") or f"Thing {thing_id}")
         return {"url": f"{self.thingiverse_url}/thing:{thing_id}", "file": produced.name,
                 "summary": f"Posted {produced.name} to {name}. {produced.summary}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from thingapp.settings import origin_of
 from thingapp.signin import SignIn, SignInError
 from thingapp.thing_ids import parse_thing_ref
 
@@ -22,8 +23,10 @@ async def launch(request: Request) -> Response:
             request, "picker.html", status_code=400,
             context={"error": "That is not a Thing. Paste a Thing's address, such as "
                               "https://www.thingiverse.com/thing:2001, or its number."})
+    settings = request.app.state.settings
     context = {"thing_id": thing_id, "login": None, "error": None,
-               "tools": list(request.app.state.tools.values())}
+               "tools": list(request.app.state.tools.values()),
+               "thingiverse_origin": origin_of(settings.thingiverse_url)}
     code = request.query_params.get("code")
     if code:
         signin: SignIn = request.app.state.signin

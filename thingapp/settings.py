@@ -47,6 +47,8 @@ class Settings:
     demo: bool = False
     login_ttl: int = 600  # seconds a started sign-in may take
     session_ttl: int = 8 * 3600
+    http_timeout: float = 10.0  # seconds for each call to Thingiverse
+    webhook_secret: str = ""  # the secret path part of /webhooks/{secret}; empty: no webhooks
     max_file_mb: int = 200  # the largest model file the tool will download
     work_dir: str = ""  # where jobs keep their files; empty: a temporary folder
 
@@ -71,6 +73,7 @@ class Settings:
             api_url=env.get("THINGIVERSE_API_URL", DEFAULT_API_URL).strip(),
             frame_ancestors=ancestors,
             store_url=env.get("THINGAPP_STORE", "sqlite:///thingapp.sqlite3").strip(),
+            webhook_secret=env.get("THINGAPP_WEBHOOK_SECRET", "").strip(),
             max_file_mb=_int(env.get("THINGAPP_MAX_FILE_MB", "200")),
             work_dir=env.get("THINGAPP_WORK_DIR", "").strip(),
         )
@@ -115,9 +118,12 @@ class Settings:
                 found.append(problem)
         if self.max_file_mb <= 0:
             found.append("THINGAPP_MAX_FILE_MB must be a whole number of megabytes above 0.")
-        if not self.store_url.startswith("sqlite:///"):
+        if not self.store_url.startswith(("sqlite:///", "redis://", "rediss://", "unix://")):
             found.append(f"THINGAPP_STORE {self.store_url!r} is not supported: use "
-                         "sqlite:///path/to/file.sqlite3.")
+                         "sqlite:///path/to/file.sqlite3 or redis://host:port/0.")
+        if self.webhook_secret and len(self.webhook_secret) < 16:
+            found.append("THINGAPP_WEBHOOK_SECRET is too short to be unguessable: use at least "
+                         "16 random characters, or leave it empty to turn webhooks off.")
         return found
 
     def validate(self) -> None:

@@ -58,7 +58,7 @@ def _hash(secret: str) -> str:
 
 
 class SignIn:
-    def __init__(self, settings: Settings, store: st.SQLiteStore,
+    def __init__(self, settings: Settings, store: st.Store,
                  thingiverse: ThingiverseClient) -> None:
         self.settings = settings
         self.store = store

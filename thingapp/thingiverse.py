@@ -16,9 +16,6 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-
-
 class ThingiverseError(Exception):
     """Thingiverse refused, failed or could not be reached.
 
@@ -32,7 +29,6 @@ class ThingiverseError(Exception):
         self.status = status
         self.message = message
 
-
 class PublishRefused(ThingiverseError):
     """Thingiverse would not publish the Thing; `errors` are its reasons."""
 
@@ -40,21 +36,17 @@ class PublishRefused(ThingiverseError):
         super().__init__(400, "; ".join(errors))
         self.errors = errors
 
-
 class InvalidToken(ThingiverseError):
     """tokeninfo did not vouch for the token (any non-200, non-JSON, or missing field)."""
-
 
 @dataclass(frozen=True)
 class TokenInfo:
     audience: str  # the client id the token was issued to, as a string
     user_id: str
 
-
 def audience_matches(info: TokenInfo, client_id: str) -> bool:
     """Exact comparison: `123` and `"123"` match `"123"`; `"1234"`, `" 123"`, `"123 "` do not."""
     return bool(client_id) and info.audience == client_id
-
 
 def _error_message(response: httpx.Response) -> str:
     header = response.headers.get("X-Error")
@@ -71,7 +63,6 @@ def _error_message(response: httpx.Response) -> str:
         if isinstance(body.get("errors"), list):
             return "; ".join(str(e) for e in body["errors"])
     return response.reason_phrase or "no message"
-
 
 class ThingiverseClient:
     """Calls Thingiverse's OAuth endpoints (`site_url`) and REST API (`api_url`)."""
@@ -166,7 +157,6 @@ class ThingiverseClient:
             raise ThingiverseError(200, "the user came back in an unexpected shape")
         return me
 
-
     # Writing --------------------------------------------------------------------------------
 
     async def create_thing(self, token: str, fields: dict[str, Any]) -> dict[str, Any]:
@@ -253,18 +243,15 @@ class ThingiverseClient:
                 return
         raise ThingiverseError(0, "the download redirected too many times")
 
-
 @dataclass(frozen=True)
 class UploadTicket:
     action: str  # the storage form's address
     fields: dict[str, str]  # to send in this order, before the file
 
-
 class FileTooLarge(ThingiverseError):
     def __init__(self, limit: int) -> None:
         super().__init__(0, f"the file is larger than {limit // (1024 * 1024)} MB")
         self.limit = limit
-
 
 async def _save(response: httpx.Response, dest: Path, limit: int,
                 progress: Callable[[int, int], None] | None) -> None:
@@ -283,7 +270,6 @@ async def _save(response: httpx.Response, dest: Path, limit: int,
                     progress(done, total)
     except httpx.HTTPError as exc:
         raise ThingiverseError(0, f"the download broke off ({type(exc).__name__})") from exc
-
 
 class _CountingReader:
     """A file object for httpx's multipart encoder that reports how much has been read."""
@@ -308,11 +294,9 @@ class _CountingReader:
     def fileno(self) -> int:
         return self.raw.fileno()
 
-
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
-
 
 def _storage_message(response: httpx.Response) -> str:
     """Storage answers S3-style XML; pull out its Message, else fall back to the usual reading."""
@@ -321,7 +305,6 @@ def _storage_message(response: httpx.Response) -> str:
     if start != -1 and end > start:
         return text[start + len("<Message>"):end]
     return _error_message(response)
-
 
 def _form_or_json_field(response: httpx.Response, name: str) -> str | None:
     """The code exchange is documented as form-encoded; accept JSON too."""
@@ -332,7 +315,6 @@ def _form_or_json_field(response: httpx.Response, name: str) -> str | None:
     except ValueError:
         values = parse_qs(response.text).get(name)
         return values[0] if values else None
-
 
 def _form_or_json_error(response: httpx.Response) -> str:
     return _form_or_json_field(response, "error") or _error_message(response)

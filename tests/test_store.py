@@ -1,0 +1,136 @@
+"""The store's guarantees, on both backends: SQLite (a file) and Redis (a real server)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from thingapp import store as st
+from thingapp.store import Store, open_store
+
+
+def with_store(url: str, body: Callable[[Store], Awaitable[Any]]) -> Any:
+    async def main() -> Any:
+        store = open_store(url)
+        try:
+            return await body(store)
+        finally:
+            await store.close()
+    return asyncio.run(main())
+
+
+def test_a_login_moves_on_from_a_status_exactly_once_under_concurrency(store_url):
+    async def body(store: Store) -> list[bool]:
+        await store.create_login("L1", "hash", 2001, "popup", 60)
+        return await asyncio.gather(*[store.transition_login("L1", st.PENDING, st.CONSUMED)
+                                      for _ in range(20)])
+    results = with_store(store_url, body)
+    assert results.count(True) == 1
+
+
+def test_two_store_clients_race_for_one_login_and_one_wins(store_url):
+    async def body(store: Store) -> list[bool]:
+        await store.create_login("L2", "hash", None, "frame", 60)
+        other = open_store(store_url)  # a second instance on the same store
+        try:
+            return await asyncio.gather(
+                store.transition_login("L2", st.PENDING, st.CONSUMED),
+                other.transition_login("L2", st.PENDING, st.CONSUMED))
+        finally:
+            await other.close()
+    assert sorted(with_store(store_url, body)) == [False, True]
+
+
+def test_a_login_carries_its_session_and_error(store_url):
+    async def body(store: Store) -> tuple[Any, Any]:
+        await store.create_login("L3", "h", 7, "popup", 60)
+        await store.transition_login("L3", st.PENDING, st.CONSUMED)
+        await store.transition_login("L3", st.CONSUMED, st.COMPLETE, session_id="S1")
+        wrong = await store.transition_login("L3", st.PENDING, st.CONSUMED)
+        return await store.get_login("L3"), wrong
+    login, wrong = with_store(store_url, body)
+    assert (login.status, login.session_id, login.thing_id, login.mode) == (
+        st.COMPLETE, "S1", 7, "popup")
+    assert wrong is False
+
+
+def test_expired_logins_and_sessions_are_gone(store_url):
+    async def body(store: Store) -> tuple[Any, ...]:
+        await store.create_login("L4", "h", None, "popup", 0.3)
+        await store.create_session("S4", "1001", "tok", 0.3)
+        await store.create_session("S5", "1001", "tok", 60)
+        await asyncio.sleep(0.5)
+        await store.sweep()
+        return (await store.get_login("L4"), await store.get_session("S4"),
+                await store.transition_login("L4", st.PENDING, st.CONSUMED),
+                await store.get_session("S5"))
+    login, session, moved, alive = with_store(store_url, body)
+    assert login is None and session is None and moved is False
+    assert alive.token == "tok" and alive.user_id == "1001"
+
+
+def test_sessions_can_be_deleted(store_url):
+    async def body(store: Store) -> Any:
+        await store.create_session("S6", "1002", "tok", 60)
+        await store.delete_session("S6")
+        return await store.get_session("S6")
+    assert with_store(store_url, body) is None
+
+
+def test_job_progress_and_the_latest_job_of_a_user_on_a_thing(store_url):
+    async def body(store: Store) -> tuple[Any, ...]:
+        await store.create_job("J1", "1001", 2001, "Starting…", 60)
+        await asyncio.sleep(0.01)
+        await store.create_job("J2", "1001", 2001, "Starting…", 60)
+        await store.update_job("J2", step="upload", message="Uploading…", percent=40)
+        await store.update_job("J1", step="done", message="Done.", status="done",
+                               result='{"url": "x"}')
+        return (await store.get_job("J1"), await store.latest_job("1001", 2001),
+                await store.latest_job("1002", 2001), await store.get_job("nope"))
+    first, latest, other_user, missing = with_store(store_url, body)
+    assert (first.status, first.result) == ("done", '{"url": "x"}')
+    assert (latest.id, latest.step, latest.percent) == ("J2", "upload", 40)
+    assert other_user is None and missing is None
+
+
+def test_touching_a_job_moves_its_heartbeat_only(store_url):
+    async def body(store: Store) -> tuple[Any, Any]:
+        await store.create_job("J3", "1001", 2001, "Starting…", 60)
+        before = await store.get_job("J3")
+        await asyncio.sleep(0.02)
+        await store.touch_job("J3")
+        await store.touch_job("never-created")
+        return before, await store.get_job("J3")
+    before, after = with_store(store_url, body)
+    assert after.updated_at > before.updated_at
+    assert (after.step, after.message) == (before.step, before.message)
+
+
+def test_a_webhook_event_is_stored_once_even_when_delivered_concurrently(store_url):
+    async def body(store: Store) -> tuple[list[bool], list[st.WebhookRecord]]:
+        added = await asyncio.gather(*[store.add_webhook("order_created:9", "order_created",
+                                                         '{"n": 1}') for _ in range(10)])
+        await store.add_webhook("order_refunded:9", "order_refunded", '{"n": 2}')
+        return added, await store.list_webhooks()
+    added, events = with_store(store_url, body)
+    assert added.count(True) == 1
+    assert [e.event for e in events] == ["order_refunded", "order_created"]  # newest first
+    assert events[1].body == '{"n": 1}'
+
+
+def test_the_cache_forgets_after_its_ttl(store_url):
+    async def body(store: Store) -> tuple[Any, ...]:
+        await store.cache_set("thing:1", '{"id": 1}', 0.3)
+        await store.cache_set("thing:2", '{"id": 2}', 60)
+        hit = await store.cache_get("thing:1")
+        await asyncio.sleep(0.5)
+        await store.cache_delete("thing:2")
+        return hit, await store.cache_get("thing:1"), await store.cache_get("thing:2")
+    assert with_store(store_url, body) == ('{"id": 1}', None, None)
+
+
+def test_sqlite_state_survives_reopening_the_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'kept.sqlite3'}"
+    with_store(url, lambda s: s.create_session("S7", "1001", "tok", 60))
+    assert with_store(url, lambda s: s.get_session("S7")).token == "tok"

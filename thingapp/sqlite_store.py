@@ -1,0 +1,203 @@
+"""The store on a SQLite file: the embedded default.
+
+WAL and a busy timeout make it safe for several worker processes on one machine; calls run in a
+worker thread so the event loop stays free; expired rows are swept at start-up.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+
+from thingapp.store import PENDING, JobRecord, LoginRecord, SessionRecord, WebhookRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS logins (
+    id TEXT PRIMARY KEY,
+    claim_hash TEXT NOT NULL,
+    thing_id INTEGER,
+    mode TEXT NOT NULL,
+    status TEXT NOT NULL,
+    session_id TEXT,
+    error TEXT,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    thing_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    step TEXT NOT NULL,
+    percent INTEGER,
+    message TEXT NOT NULL,
+    result TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_user_thing ON jobs (user_id, thing_id, created_at);
+CREATE TABLE IF NOT EXISTS webhooks (
+    key TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    body TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cache (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    token TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+"""
+
+JOB_COLUMNS = ("id, user_id, thing_id, status, step, percent, message, result, created_at,"
+               " updated_at, expires_at")
+
+
+class SQLiteStore:
+    """The store on a SQLite file. Calls run in a worker thread to keep the event loop free."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
+                                     timeout=10.0)
+        self._lock = threading.Lock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+
+    async def close(self) -> None:
+        self._conn.close()
+
+    async def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        def run() -> sqlite3.Cursor:
+            with self._lock:
+                return self._conn.execute(sql, params)
+        return await anyio.to_thread.run_sync(run)
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        def run() -> tuple[Any, ...] | None:
+            with self._lock:
+                row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
+                return row
+        return await anyio.to_thread.run_sync(run)
+
+    # Sign-ins -----------------------------------------------------------------------------
+
+    async def create_login(self, login_id: str, claim_hash: str, thing_id: int | None,
+                           mode: str, ttl: float, status: str = PENDING,
+                           session_id: str | None = None) -> None:
+        await self._run(
+            "INSERT INTO logins (id, claim_hash, thing_id, mode, status, session_id, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (login_id, claim_hash, thing_id, mode, status, session_id, time.time() + ttl))
+
+    async def get_login(self, login_id: str) -> LoginRecord | None:
+        row = await self._one("SELECT id, claim_hash, thing_id, mode, status, session_id, error,"
+                              " expires_at FROM logins WHERE id = ? AND expires_at > ?",
+                              (login_id, time.time()))
+        return LoginRecord(*row) if row else None
+
+    async def transition_login(self, login_id: str, from_status: str, to_status: str, *,
+                               session_id: str | None = None, error: str | None = None) -> bool:
+        """Move a live login from one status to the next; False if it was not in `from_status`."""
+        cursor = await self._run(
+            "UPDATE logins SET status = ?, session_id = COALESCE(?, session_id),"
+            " error = COALESCE(?, error) WHERE id = ? AND status = ? AND expires_at > ?",
+            (to_status, session_id, error, login_id, from_status, time.time()))
+        return cursor.rowcount == 1
+
+    # Sessions -----------------------------------------------------------------------------
+
+    async def create_session(self, session_id: str, user_id: str, token: str,
+                             ttl: float) -> None:
+        await self._run("INSERT INTO sessions (id, user_id, token, expires_at) VALUES (?,?,?,?)",
+                        (session_id, user_id, token, time.time() + ttl))
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        row = await self._one("SELECT id, user_id, token, expires_at FROM sessions"
+                              " WHERE id = ? AND expires_at > ?", (session_id, time.time()))
+        return SessionRecord(*row) if row else None
+
+    async def delete_session(self, session_id: str) -> None:
+        await self._run("DELETE FROM sessions WHERE id = ?", (session_id,))
+
+    # Jobs ---------------------------------------------------------------------------------
+
+    async def create_job(self, job_id: str, user_id: str, thing_id: int, message: str,
+                         ttl: float) -> None:
+        now = time.time()
+        await self._run(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (job_id, user_id, thing_id, "running", "start", None, message, None,
+                         now, now, now + ttl))
+
+    async def update_job(self, job_id: str, *, step: str, message: str,
+                         percent: int | None = None, status: str = "running",
+                         result: str | None = None) -> None:
+        await self._run("UPDATE jobs SET status = ?, step = ?, percent = ?, message = ?,"
+                        " result = COALESCE(?, result), updated_at = ? WHERE id = ?",
+                        (status, step, percent, message, result, time.time(), job_id))
+
+    async def touch_job(self, job_id: str) -> None:
+        await self._run("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        row = await self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND expires_at > ?",
+                              (job_id, time.time()))
+        return JobRecord(*row) if row else None
+
+    async def latest_job(self, user_id: str, thing_id: int) -> JobRecord | None:
+        row = await self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? AND thing_id = ?"
+                              " AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
+                              (user_id, thing_id, time.time()))
+        return JobRecord(*row) if row else None
+
+    # Webhooks -----------------------------------------------------------------------------
+
+    async def add_webhook(self, key: str, event: str, body: str) -> bool:
+        cursor = await self._run("INSERT OR IGNORE INTO webhooks (key, event, body, received_at)"
+                                 " VALUES (?, ?, ?, ?)", (key, event, body, time.time()))
+        return cursor.rowcount == 1
+
+    async def list_webhooks(self, limit: int = 100) -> list[WebhookRecord]:
+        def run() -> list[WebhookRecord]:
+            with self._lock:
+                rows = self._conn.execute("SELECT key, event, body, received_at FROM webhooks"
+                                          " ORDER BY received_at DESC, rowid DESC LIMIT ?",
+                                          (limit,)).fetchall()
+            return [WebhookRecord(*row) for row in rows]
+        return await anyio.to_thread.run_sync(run)
+
+    # Cache --------------------------------------------------------------------------------
+
+    async def cache_get(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM cache WHERE key = ? AND expires_at > ?",
+                              (key, time.time()))
+        return str(row[0]) if row else None
+
+    async def cache_set(self, key: str, value: str, ttl: float) -> None:
+        await self._run("INSERT OR REPLACE INTO cache (key, value, expires_at) VALUES (?, ?, ?)",
+                        (key, value, time.time() + ttl))
+
+    async def cache_delete(self, key: str) -> None:
+        await self._run("DELETE FROM cache WHERE key = ?", (key,))
+
+    async def sweep(self) -> None:
+        """Drop expired rows."""
+        now = time.time()
+        for table in ("logins", "sessions", "jobs", "cache"):
+            await self._run(f"DELETE FROM {table} WHERE expires_at <= ?", (now,))
+
+
