@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from live import Demo, launch_chromium, start_demo, start_redis
+from live import Demo, LeakWatch, launch_chromium, start_demo, start_redis
 from world import World
 
 
@@ -36,11 +36,24 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, leak_watch: LeakWatch) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1000, "height": 1000}, accept_downloads=True)
+    leak_watch.observe(context)
     page = context.new_page()
     yield page
+    leak_watch.dump_storage(context)
     context.close()
+
+
+@pytest.fixture(scope="session")
+def leak_watch(demo: Demo) -> Iterator[LeakWatch]:
+    """Across every browser test: no token or claim the browser saw may appear in a log line,
+    a URL, a Referer header, storage, or HTML the app served. Checked when the run ends."""
+    watch = LeakWatch()
+    yield watch
+    leaks = watch.leaks(extra_text={"the demo's log": demo.log()})
+    assert watch.secrets, "the leak watch saw no token: it is not watching"
+    assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Browser, FrameLocator, Page, Playwright
+from playwright.sync_api import (Browser, BrowserContext, Frame, FrameLocator, Page, Playwright,
+                                  Request, Response)
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -152,3 +153,67 @@ def sign_in_with_popup(page: Page, sandbox_url: str, thing_id: int, username: st
     with popup.expect_event("close", timeout=10_000):  # listening before it can happen
         approve_in(popup, username, decision)
     return frame
+
+
+class LeakWatch:
+    """Collects, from browser contexts, the secrets the browser sees (access tokens in callback
+    fragments, claims and session tokens in the app's answers) and everything that must never
+    hold one (request URLs, Referer headers, storage, HTML the app served)."""
+
+    # sessionStorage may hold the app session token (DESIGN.md allows it, for reloads);
+    # localStorage must never hold a token or claim.
+    STORAGE = """(() => { try { return JSON.stringify(Object.entries(localStorage)); }
+      catch { return ''; } })()"""
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = set()
+        self.urls: list[str] = []
+        self.referers: list[str] = []
+        self.html: list[str] = []
+        self.local_storage: list[str] = []
+
+    def observe(self, context: BrowserContext) -> None:
+        context.on("request", self._request)
+        context.on("response", self._response)
+        context.on("page", lambda page: page.on("framenavigated", self._navigated))
+
+    def _request(self, request: Request) -> None:
+        self.urls.append(request.url)
+        referer = request.headers.get("referer")
+        if referer:
+            self.referers.append(referer)
+
+    def _navigated(self, frame: Frame) -> None:
+        fragment = frame.url.partition("#")[2]
+        for part in fragment.split("&"):
+            name, _, value = part.partition("=")
+            if name == "access_token" and value:
+                self.secrets.add(value)
+
+    def _response(self, response: Response) -> None:
+        url = response.url.split("?")[0]
+        try:
+            if response.request.resource_type == "document" and "/callback" not in url:
+                self.html.append(response.text())
+            elif url.endswith(("/claim", "/api/logins")) and response.status in (200, 201):
+                body = response.json()
+                for key in ("session_token", "claim"):
+                    if body.get(key):
+                        self.secrets.add(body[key])
+        except Exception:  # a response whose body is gone (navigated away): nothing to read
+            pass
+
+    def dump_storage(self, context: BrowserContext) -> None:
+        for page in context.pages:
+            for frame in page.frames:
+                try:
+                    self.local_storage.append(frame.evaluate(self.STORAGE))
+                except Exception:  # a frame that went away or was never scriptable
+                    pass
+
+    def leaks(self, extra_text: dict[str, str]) -> list[str]:
+        places = {"a request URL": self.urls, "a Referer header": self.referers,
+                  "served HTML": self.html, "localStorage": self.local_storage,
+                  **{name: [text] for name, text in extra_text.items()}}
+        return [f"{secret[:6]}… in {where}" for secret in self.secrets
+                for where, texts in places.items() if any(secret in t for t in texts)]

@@ -599,9 +599,9 @@ def test_a_storage_fault_answers_s3_xml_and_stores_nothing(sandbox: TestClient) 
 def test_a_fault_with_times_expires(sandbox: TestClient) -> None:
     created = set_fault(sandbox, route="POST /login/oauth/tokeninfo", status=500, times=2)
     assert created.status_code == 201
-    assert created.json() == {"route": "POST /login/oauth/tokeninfo", "latency_ms": 0,
-                              "status": 500, "bytes_per_second": None, "times": 2,
-                              "body": None}
+    assert created.json() == {"route": "POST /login/oauth/tokeninfo", "kind": "status",
+                              "latency_ms": 0, "status": 500, "bytes_per_second": None,
+                              "times": 2, "body": None}
     token = mint_token(sandbox)
     ask = lambda: sandbox.post("/login/oauth/tokeninfo", data={"access_token": token})  # noqa: E731
     assert ask().status_code == 500

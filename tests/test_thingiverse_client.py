@@ -13,7 +13,7 @@ from thingapp.thingiverse import (InvalidToken, ThingiverseClient, ThingiverseEr
 def client_answering(handler) -> ThingiverseClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return ThingiverseClient(http, site_url="https://tv.test", api_url="https://api.tv.test",
-                             client_id="123", client_secret="s3")
+                             client_id="123", client_secret="s3", retry_pauses=(0.01, 0.01))
 
 
 def run(coro):
@@ -220,3 +220,58 @@ def test_a_download_past_the_limit_stops(tmp_path):
     with pytest.raises(FileTooLarge):
         run(client_answering(handler).download_file(
             "tok", {"direct_url": "https://cdn.test/x.stl"}, tmp_path / "x", 1000))
+
+
+# Backing off -------------------------------------------------------------------------------
+
+def answers(*responses: httpx.Response, seen: list | None = None):
+    queue = list(responses)
+
+    def handler(request):
+        if seen is not None:
+            seen.append(request)
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+    return handler
+
+
+def test_a_read_rate_limited_once_is_retried_after_retry_after():
+    seen: list = []
+    c = client_answering(answers(httpx.Response(429, headers={"Retry-After": "0.2"}),
+                                 httpx.Response(200, json={"id": 5, "name": "x"}), seen=seen))
+    assert run(c.get_thing("t", 5))["id"] == 5
+    assert len(seen) == 2
+
+
+def test_a_read_still_limited_gives_up_in_bounded_time_and_says_when_to_retry():
+    import time as clock
+    seen: list = []
+    c = client_answering(answers(httpx.Response(429, headers={"Retry-After": "37"},
+                                                json={"error": "Too Many Requests"}), seen=seen))
+    started = clock.monotonic()
+    with pytest.raises(ThingiverseError) as caught:
+        run(c.get_thing("t", 5))
+    assert clock.monotonic() - started < 5  # bounded: Retry-After is capped per wait
+    assert len(seen) == 3
+    assert (caught.value.status, caught.value.retry_after) == (429, 37.0)
+    from thingapp.failures import upstream_failure
+    assert upstream_failure(caught.value, 5) == (
+        503, "Thingiverse is limiting requests right now. Try again in 37 seconds.")
+
+
+def test_a_dropped_connection_on_a_read_is_retried():
+    calls = []
+
+    def handler(request):
+        calls.append(request)
+        if len(calls) == 1:
+            raise httpx.RemoteProtocolError("dropped", request=request)
+        return httpx.Response(200, json={"id": 1})
+    assert run(client_answering(handler).get_thing("t", 1))["id"] == 1
+
+
+def test_writes_are_never_retried():
+    seen: list = []
+    c = client_answering(answers(httpx.Response(503), seen=seen))
+    with pytest.raises(ThingiverseError):
+        run(c.create_thing("t", {"name": "x"}))
+    assert len(seen) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,16 +35,28 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    logins: tuple
+    sessions: tuple
+    jobs: tuple
+    webhooks: tuple
+    thingiverse_writes: int
+
+
 class World:
     """An app and a sandbox, wired together in one process, with a story-like API for tests."""
 
-    def __init__(self, tmp_path: Path, sandbox_app: object = None, **overrides: object) -> None:
+    def __init__(self, tmp_path: Path, sandbox_app: object = None,
+                 wrap_transport: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
+                 = lambda t: t, **overrides: object) -> None:
         self.tmp_path = tmp_path
         self.sandbox_app = sandbox_app or create_sandbox_app(
             default_config(SANDBOX_URL, APP_URL, CLIENT_ID, CLIENT_SECRET))
         self.sandbox = TestClient(self.sandbox_app, base_url=SANDBOX_URL)
         self.settings = make_settings(tmp_path, **overrides)
-        self.app = create_app(self.settings, transport=httpx.ASGITransport(self.sandbox_app))
+        self.app = create_app(self.settings,
+                              transport=wrap_transport(httpx.ASGITransport(self.sandbox_app)))
         self.client = TestClient(self.app, base_url=APP_URL)
 
     def mint_token(self, user_id: int, client_id: str = CLIENT_ID) -> str:
@@ -125,3 +139,29 @@ class World:
     def session_count(self) -> int:
         with sqlite3.connect(self.tmp_path / "app.sqlite3") as db:
             return db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+
+    def state_snapshot(self) -> Snapshot:
+        """The app's stored state, and how many writes Thingiverse has received."""
+        with sqlite3.connect(self.tmp_path / "app.sqlite3") as db:
+            def rows(sql: str) -> tuple:
+                return tuple(db.execute(sql).fetchall())
+            snapshot = Snapshot(
+                logins=rows("SELECT id, status FROM logins ORDER BY id"),
+                sessions=rows("SELECT * FROM sessions ORDER BY id"),
+                jobs=rows("SELECT * FROM jobs ORDER BY id"),
+                webhooks=rows("SELECT * FROM webhooks ORDER BY key"),
+                thingiverse_writes=sum(
+                    1 for e in self.sandbox.get("/sandbox/requests").json()
+                    if e["method"] in ("POST", "PATCH", "DELETE")
+                    and not e["path"].startswith(("/login/oauth/", "/sandbox/"))))
+        return snapshot
+
+    def authorize_state(self, login: dict) -> str:
+        """The state a login sends to Thingiverse (as the callback would bring it back)."""
+        return parse_qs(urlsplit(login["authorize_url"]).query)["state"][0]
+
+    def shared_session(self) -> str:
+        """One signed-in session, reused (for property tests that need many requests)."""
+        if not hasattr(self, "_shared_session"):
+            self._shared_session = self.sign_in(OWNER)
+        return self._shared_session

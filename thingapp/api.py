@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from thingapp.actions import Action, choose_actions
+from thingapp.failures import upstream_failure
 from thingapp.jobs import JobRequest, Jobs, RemixRequest, job_view
 from thingapp.jsonbody import BadRequest, read_json, read_limited
 from thingapp.licenses import find_license, remix_licenses
@@ -85,19 +86,6 @@ async def current_session(request: Request) -> SessionRecord:
     if scheme.lower() != "bearer" or not token.strip():
         raise SignInError(401, "Please connect your Thingiverse account first.", "signed_out")
     return await _signin(request).authenticate(token.strip())
-
-
-def upstream_failure(exc: ThingiverseError, thing_id: int) -> tuple[int, str]:
-    """What to tell the user when Thingiverse refuses or fails."""
-    if exc.status == 401:
-        return 401, "Thingiverse no longer accepts your sign-in. Please connect again."
-    if exc.status == 404:
-        return 404, f"Thingiverse has no Thing {thing_id} (it may have been deleted)."
-    if exc.status == 403:
-        return 403, f"Thingiverse does not let this account see Thing {thing_id}."
-    if exc.status in (420, 429):
-        return 503, "Thingiverse is limiting requests right now. Try again in a few minutes."
-    return 502, "Thingiverse did not answer properly. Try again in a minute."
 
 
 class UpstreamFailed(Exception):
@@ -249,7 +237,8 @@ async def job_status(request: Request) -> Response:
     job = await _own_job(request, session)
     if job is None:
         return JSONResponse({"error": "There is no such job."}, status_code=404)
-    return JSONResponse(job_view(job))
+    jobs: Jobs = request.app.state.jobs
+    return JSONResponse(job_view(job, jobs.stale_after))
 
 
 async def latest_job(request: Request) -> Response:
@@ -261,7 +250,8 @@ async def latest_job(request: Request) -> Response:
         raise BadRequest("thing_id must be a Thing number.")
     store: Store = request.app.state.store
     job = await store.latest_job(session.user_id, thing_id)
-    return JSONResponse({"job": job_view(job) if job else None})
+    jobs: Jobs = request.app.state.jobs
+    return JSONResponse({"job": job_view(job, jobs.stale_after) if job else None})
 
 
 async def job_file(request: Request) -> Response:

@@ -97,7 +97,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             workdir = Path(settings.work_dir or tempfile.mkdtemp(prefix="thingapp-jobs-"))
             app.state.jobs = Jobs(store, thingiverse, reads, workdir,
                                   thingiverse_url=settings.thingiverse_url,
-                                  max_file_bytes=settings.max_file_mb * 1024 * 1024)
+                                  max_file_bytes=settings.max_file_mb * 1024 * 1024,
+                                  stale_after=settings.job_stale_after)
             await store.sweep()
             try:
                 yield

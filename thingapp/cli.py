@@ -79,14 +79,35 @@ def _webhook_line(event: str, body: str, received_at: float) -> str:
             f"amount {order.get('amount')}  status {order.get('status') or '-'}")
 
 
-def _sandbox_app(public_url: str, app_url: str, client_id: str, client_secret: str) -> object:
+def _sandbox_app(public_url: str, app_url: str, client_id: str, client_secret: str, *,
+                 rate_limit: int | None = None, rate_window_s: float | None = None,
+                 seed_dir: str | None = None, fault_specs: Sequence[str] = ()) -> object:
+    """The sandbox app; raises ValueError with one sentence for a setting it can't use."""
+    from dataclasses import replace
+
     from thingapp.sandbox import create_sandbox_app, default_config
-    return create_sandbox_app(default_config(public_url, app_url, client_id, client_secret))
+    from thingapp.sandbox.fault_spec import parse_fault_spec
+
+    config = default_config(public_url, app_url, client_id, client_secret)
+    changes: dict[str, object] = {"seed_dir": seed_dir}
+    if rate_limit is not None:
+        changes["rate_limit"] = rate_limit
+    if rate_window_s is not None:
+        changes["rate_window_s"] = rate_window_s
+    faults = [parse_fault_spec(spec) for spec in fault_specs]
+    return create_sandbox_app(replace(config, **changes), faults)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
     public_url = (args.public_url or f"http://localhost:{args.port}").rstrip("/")
-    app = _sandbox_app(public_url, args.app_url.rstrip("/"), args.client_id, args.client_secret)
+    try:
+        app = _sandbox_app(public_url, args.app_url.rstrip("/"), args.client_id,
+                           args.client_secret, rate_limit=args.rate_limit,
+                           rate_window_s=args.rate_window, seed_dir=args.seed,
+                           fault_specs=args.fault)
+    except ValueError as exc:  # a bad seed directory, fault or setting: one sentence says why
+        print(f"thingapp sandbox can't start: {exc}", file=sys.stderr)
+        return 2
     _serve(app, args.host, args.port).run()
     return 0
 
@@ -152,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the app's origin, embedded on Thing pages")
     sandbox.add_argument("--client-id", default=DEMO_CLIENT_ID)
     sandbox.add_argument("--client-secret", default=DEMO_CLIENT_SECRET)
+    sandbox.add_argument("--rate-limit", type=int, default=None, metavar="N",
+                         help="API requests per token per window (default 300)")
+    sandbox.add_argument("--rate-window", type=float, default=None, metavar="SECONDS",
+                         help="length of a rate-limit window in seconds (default 300)")
+    sandbox.add_argument("--seed", default=None, metavar="DIR",
+                         help="seed the world from DIR (users/*.json, things/<id>.json, "
+                              "things/<id>/files/); see thingapp/sandbox/example_seed")
+    sandbox.add_argument("--fault", action="append", default=[], metavar="ROUTE=SPEC",
+                         help='inject a fault from the start, e.g. "POST /storage-upload='
+                              'status:503", "GET /things/{id}=latency:500", '
+                              '"POST /login/oauth/tokeninfo=drop" (repeatable)')
     sandbox.set_defaults(func=cmd_sandbox)
 
     webhooks = sub.add_parser("webhooks", help="list the received webhook events, newest first")

@@ -20,6 +20,7 @@ from typing import Any
 import anyio.to_thread
 
 from thingapp.actions import Action
+from thingapp.failures import job_failure_sentence
 from thingapp.licenses import find_license
 from thingapp.reads import CachedReads
 from thingapp.store import JobRecord, Store
@@ -30,8 +31,7 @@ from thingapp.tools import ProducedFile, SourceFile, Tool, ToolInputError
 log = logging.getLogger("thingapp.jobs")
 
 JOB_TTL = 24 * 3600
-HEARTBEAT = 5.0  # a running job writes at least this often...
-STALE_AFTER = 30.0  # ...so one silent for this long lost its process
+STALE_AFTER = 30.0  # a running job silent this long lost its process (it writes 6x as often)
 PROGRESS_EVERY = 0.25
 UPLOAD_ATTEMPTS = 3
 RETRY_PAUSES = (0.5, 2.0)
@@ -61,14 +61,18 @@ class JobRequest:
     remix: RemixRequest | None = None
 
 
-def job_view(job: JobRecord) -> dict[str, Any]:
-    """A job as the page sees it; a running job whose heartbeat stopped reads as failed."""
+def job_view(job: JobRecord, stale_after: float = STALE_AFTER) -> dict[str, Any]:
+    """A job as the page sees it; a running job whose heartbeat stopped reads as failed, and
+    says where a half-made remix it leaves behind is."""
     status, message, percent = job.status, job.message, job.percent
-    if status == "running" and time.time() - job.updated_at > STALE_AFTER:
+    result = json.loads(job.result) if job.result else None
+    if status == "running" and time.time() - job.updated_at > stale_after:
         status, message, percent = "failed", INTERRUPTED, None
+        if result and result.get("thing_id"):
+            message += (f" A half-made remix may be left at {result['url']}: finish or delete "
+                        "it on Thingiverse.")
     return {"id": job.id, "thing_id": job.thing_id, "status": status, "step": job.step,
-            "percent": percent, "message": message,
-            "result": json.loads(job.result) if job.result else None}
+            "percent": percent, "message": message, "result": result}
 
 
 def _retryable(exc: ThingiverseError) -> bool:
@@ -79,8 +83,8 @@ class _Progress:
     """Holds a job's current step and writes it to the store: at once on a new step, at most
     every PROGRESS_EVERY seconds for percentages, and a heartbeat when nothing changes."""
 
-    def __init__(self, store: Store, job_id: str) -> None:
-        self.store, self.job_id = store, job_id
+    def __init__(self, store: Store, job_id: str, heartbeat: float) -> None:
+        self.store, self.job_id, self.heartbeat = store, job_id, heartbeat
         self.step, self.message, self.percent = "start", "", None
         self._written: tuple[str, str, int | None] | None = None
         self._last_write = 0.0
@@ -88,6 +92,11 @@ class _Progress:
     async def set(self, step: str, message: str, percent: int | None = None) -> None:
         self.step, self.message, self.percent = step, message, percent
         await self._write()
+
+    async def keep(self, result: dict[str, Any]) -> None:
+        """Record what exists already (a created remix), so even a lost job can say so."""
+        await self.store.update_job(self.job_id, step=self.step, message=self.message,
+                                    percent=self.percent, result=json.dumps(result))
 
     def report(self, done: int, total: int) -> None:
         """Called from byte-counting code; the ticker writes it."""
@@ -107,19 +116,21 @@ class _Progress:
         while True:
             await asyncio.sleep(PROGRESS_EVERY)
             changed = (self.step, self.message, self.percent) != self._written
-            if changed or time.monotonic() - self._last_write > HEARTBEAT:
+            if changed or time.monotonic() - self._last_write > self.heartbeat:
                 await self._write()
 
 
 class Jobs:
     def __init__(self, store: Store, thingiverse: ThingiverseClient, reads: CachedReads,
-                 workdir: Path, *, thingiverse_url: str, max_file_bytes: int) -> None:
+                 workdir: Path, *, thingiverse_url: str, max_file_bytes: int,
+                 stale_after: float = STALE_AFTER) -> None:
         self.store = store
         self.thingiverse = thingiverse
         self.reads = reads
         self.workdir = workdir
         self.thingiverse_url = thingiverse_url
         self.max_file_bytes = max_file_bytes
+        self.stale_after = stale_after
         self._tasks: set[asyncio.Task[None]] = set()  # references only, so tasks aren't GC'd
 
     def file_path(self, job_id: str) -> Path | None:
@@ -145,7 +156,7 @@ class Jobs:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _run(self, job_id: str, user_id: str, token: str, request: JobRequest) -> None:
-        progress = _Progress(self.store, job_id)
+        progress = _Progress(self.store, job_id, heartbeat=self.stale_after / 6)
         ticker = asyncio.create_task(progress.tick())
         folder = self.workdir / job_id
         keep_folder = False
@@ -166,7 +177,7 @@ class Jobs:
             await self._fail(job_id, ticker, str(exc))
         except ThingiverseError as exc:
             log.info("job %s: Thingiverse failed: %s", job_id, exc)
-            await self._fail(job_id, ticker, _thingiverse_sentence(exc))
+            await self._fail(job_id, ticker, job_failure_sentence(exc))
         except Exception:
             log.exception("job %s failed", job_id)
             await self._fail(job_id, ticker, "Something went wrong on our side. Please try again.")
@@ -242,6 +253,7 @@ class Jobs:
         })
         remix_id = int(created["id"])
         url = f"{self.thingiverse_url}/thing:{remix_id}"
+        await progress.keep({"url": url, "thing_id": remix_id})
         try:
             await self._upload(token, remix_id, produced, progress)
         except ThingiverseError as exc:
@@ -257,7 +269,7 @@ class Jobs:
             except ThingiverseError as exc:
                 # The remix and its file are there: keep them, say why it is not published.
                 errors = exc.errors if isinstance(exc, PublishRefused) else [
-                    _thingiverse_sentence(exc)]
+                    job_failure_sentence(exc)]
                 result["publish_errors"] = errors
                 result["summary"] = (f"Created the remix {remix.name} with {produced.name}, "
                                      "saved as a work in progress; Thingiverse would not "
@@ -270,7 +282,7 @@ class Jobs:
     async def _remove_remix(self, token: str, remix_id: int, url: str,
                             cause: ThingiverseError) -> None:
         """No orphan Things: a remix whose file could not be posted is deleted, or reported."""
-        reason = _thingiverse_sentence(cause)
+        reason = job_failure_sentence(cause)
         for attempt in range(UPLOAD_ATTEMPTS):
             try:
                 await self.thingiverse.delete_thing(token, remix_id)
@@ -295,14 +307,3 @@ def remix_description(parent: Mapping[str, Any], produced: ProducedFile,
     return (f'Remix of "{parent.get("name")}" by {creator.get("name") or "its designer"} '
             f"({thingiverse_url}/thing:{parent['id']}), used under {licence_name}.\n\n"
             f"{produced.summary}")
-
-
-def _thingiverse_sentence(exc: ThingiverseError) -> str:
-    if exc.status in (420, 429):
-        return "Thingiverse is limiting requests right now; try again in a few minutes."
-    if exc.status == 401:
-        return "Thingiverse no longer accepts your sign-in. Please connect again."
-    if exc.status == 0:
-        return f"Thingiverse could not be reached ({exc.message})."
-    return f"Thingiverse refused ({exc.status}: {exc.message})."
-

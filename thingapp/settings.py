@@ -48,6 +48,7 @@ class Settings:
     login_ttl: int = 600  # seconds a started sign-in may take
     session_ttl: int = 8 * 3600
     http_timeout: float = 10.0  # seconds for each call to Thingiverse
+    job_stale_after: float = 30.0  # a running job silent this long lost its process
     webhook_secret: str = ""  # the secret path part of /webhooks/{secret}; empty: no webhooks
     max_file_mb: int = 200  # the largest model file the tool will download
     work_dir: str = ""  # where jobs keep their files; empty: a temporary folder
@@ -76,6 +77,8 @@ class Settings:
             webhook_secret=env.get("THINGAPP_WEBHOOK_SECRET", "").strip(),
             max_file_mb=_int(env.get("THINGAPP_MAX_FILE_MB", "200")),
             work_dir=env.get("THINGAPP_WORK_DIR", "").strip(),
+            http_timeout=_float(env.get("THINGAPP_HTTP_TIMEOUT", "10")),
+            job_stale_after=_float(env.get("THINGAPP_JOB_STALE_AFTER", "30")),
         )
 
     @classmethod
@@ -116,6 +119,10 @@ class Settings:
             problem = _url_problem("THINGAPP_FRAME_ANCESTORS", ancestor)
             if problem:
                 found.append(problem)
+        if not self.http_timeout > 0:
+            found.append("THINGAPP_HTTP_TIMEOUT must be a number of seconds above 0.")
+        if not self.job_stale_after > 0:
+            found.append("THINGAPP_JOB_STALE_AFTER must be a number of seconds above 0.")
         if self.max_file_mb <= 0:
             found.append("THINGAPP_MAX_FILE_MB must be a whole number of megabytes above 0.")
         if not self.store_url.startswith(("sqlite:///", "redis://", "rediss://", "unix://")):
@@ -139,6 +146,14 @@ def _int(text: str) -> int:
         return int(text.strip())
     except ValueError:
         return -1
+
+
+def _float(text: str) -> float:
+    """A number, or -1 (which `problems` reports) when the text is not one."""
+    try:
+        return float(text.strip())
+    except ValueError:
+        return -1.0
 
 
 def _url_problem(name: str, value: str, origin_only: bool = True) -> str | None:

@@ -8,6 +8,7 @@ carrying the status and Thingiverse's message.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +24,24 @@ class ThingiverseError(Exception):
     Thingiverse's own error text when it sent one, else a description of what went wrong.
     """
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"Thingiverse answered {status}: {message}" if status
                          else f"Thingiverse could not be reached: {message}")
         self.status = status
         self.message = message
+        self.retry_after = retry_after  # seconds Thingiverse asked us to wait, when it said
+
+
+RETRY_STATUSES = (420, 429, 502, 503, 504)
+RETRY_PAUSES = (0.5, 1.5)  # then give up: the user hears about it within ~2 s of waiting
+MAX_RETRY_WAIT = 2.0  # never sleep longer than this on one Retry-After
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return None
 
 class PublishRefused(ThingiverseError):
     """Thingiverse would not publish the Thing; `errors` are its reasons."""
@@ -68,25 +82,39 @@ class ThingiverseClient:
     """Calls Thingiverse's OAuth endpoints (`site_url`) and REST API (`api_url`)."""
 
     def __init__(self, http: httpx.AsyncClient, *, site_url: str, api_url: str,
-                 client_id: str, client_secret: str = "") -> None:
+                 client_id: str, client_secret: str = "",
+                 retry_pauses: tuple[float, ...] = RETRY_PAUSES) -> None:
         self.http = http
+        self.retry_pauses = retry_pauses
         self.site_url = site_url.rstrip("/")
         self.api_url = api_url.rstrip("/")
         self.client_id = client_id
         self.client_secret = client_secret
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self.http.request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise ThingiverseError(0, "the request timed out") from exc
-        except httpx.HTTPError as exc:
-            raise ThingiverseError(0, type(exc).__name__) from exc
+    async def _send(self, method: str, url: str, *, retry: bool = False,
+                    **kwargs: Any) -> httpx.Response:
+        """One request; with `retry` (safe requests only), 429/5xx answers and failed
+        connections are tried again after a bounded pause."""
+        for pause in (*self.retry_pauses, None) if retry else (None,):
+            try:
+                response = await self.http.request(method, url, **kwargs)
+            except httpx.HTTPError as exc:
+                reason = ("the request timed out" if isinstance(exc, httpx.TimeoutException)
+                          else type(exc).__name__)
+                if pause is None:
+                    raise ThingiverseError(0, reason) from exc
+                await asyncio.sleep(pause)
+                continue
+            if pause is None or response.status_code not in RETRY_STATUSES:
+                return response
+            wait = _retry_after(response)
+            await asyncio.sleep(min(MAX_RETRY_WAIT, pause if wait is None else wait))
+        raise AssertionError("unreachable")
 
     async def tokeninfo(self, access_token: str) -> TokenInfo:
         """Ask Thingiverse who a token belongs to. Raises `InvalidToken` unless it says clearly."""
         response = await self._send("POST", f"{self.site_url}/login/oauth/tokeninfo",
-                                    data={"access_token": access_token})
+                                    data={"access_token": access_token}, retry=True)
         if response.status_code >= 500:
             raise ThingiverseError(response.status_code, _error_message(response))
         if response.status_code != 200:
@@ -123,9 +151,10 @@ class ThingiverseClient:
         url = path_or_url if "://" in path_or_url else f"{self.api_url}{path_or_url}"
         self._check_api_url(url)
         response = await self._send(method, url, headers={"Authorization": f"Bearer {token}"},
-                                    **kwargs)
+                                    retry=method == "GET", **kwargs)
         if response.status_code not in (200, 201):
-            raise ThingiverseError(response.status_code, _error_message(response))
+            raise ThingiverseError(response.status_code, _error_message(response),
+                                   _retry_after(response))
         try:
             return response.json()
         except ValueError as exc:
