@@ -302,3 +302,29 @@ def test_the_cache_is_per_user(world):
     world.context(world.sign_in(OWNER), CC_SA)
     world.context(world.sign_in(REMIXER, CC_SA), CC_SA)
     assert sandbox_gets(world, "/things/2002") == 2
+
+
+def test_after_sign_in_the_actions_need_only_the_thing_and_its_files(world):
+    token = world.sign_in(OWNER)  # tokeninfo and users/me, side by side
+    before = sandbox_gets(world, "/users/me")
+    world.context(token, OWNED_CC)
+    assert sandbox_gets(world, "/users/me") == before == 1
+    assert sandbox_gets(world, "/things/2001") == 1
+
+
+def test_an_app_token_prefetches_the_thing_at_launch(tmp_path):
+    probe = World(tmp_path / "probe")
+    with probe.sandbox:
+        app_token = probe.mint_token(OTHER_CREATOR)
+    w = World(tmp_path, sandbox_app=probe.sandbox_app, app_token=app_token)
+    with w.client, w.sandbox:
+        assert w.client.get("/?thing_id=2002").status_code == 200
+        deadline = time.monotonic() + 5
+        while sandbox_gets(w, "/things/2002/files") == 0:
+            assert time.monotonic() < deadline, "no prefetch happened"
+            time.sleep(0.02)
+        token = w.sign_in(REMIXER, CC_SA)
+        body = w.context(token, CC_SA).json()
+        assert body["reason"] == "The licence allows derivatives."
+        assert sandbox_gets(w, "/things/2002") == 1  # the prefetch's read served the user
+        assert sandbox_gets(w, "/things/2002/files") == 1

@@ -91,8 +91,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                                             client_secret=settings.client_secret)
             app.state.thingiverse = thingiverse
             app.state.store = store
-            app.state.reads = reads = CachedReads(thingiverse, store)
-            app.state.signin = SignIn(settings, store, thingiverse)
+            app.state.reads = reads = CachedReads(thingiverse, store,
+                                                  app_token=settings.app_token)
+            app.state.signin = SignIn(settings, store, thingiverse, reads)
             own_workdir = not settings.work_dir
             workdir = Path(settings.work_dir or tempfile.mkdtemp(prefix="thingapp-jobs-"))
             app.state.jobs = Jobs(store, thingiverse, reads, workdir,

@@ -89,13 +89,14 @@ def _sandbox_app(public_url: str, app_url: str, client_id: str, client_secret: s
     from thingapp.sandbox.fault_spec import parse_fault_spec
 
     config = default_config(public_url, app_url, client_id, client_secret)
-    changes: dict[str, object] = {"seed_dir": seed_dir}
-    if rate_limit is not None:
-        changes["rate_limit"] = rate_limit
-    if rate_window_s is not None:
-        changes["rate_window_s"] = rate_window_s
+    config = replace(
+        config,
+        seed_dir=seed_dir,
+        rate_limit=config.rate_limit if rate_limit is None else rate_limit,
+        rate_window_s=config.rate_window_s if rate_window_s is None else rate_window_s,
+    )
     faults = [parse_fault_spec(spec) for spec in fault_specs]
-    return create_sandbox_app(replace(config, **changes), faults)
+    return create_sandbox_app(config, faults)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

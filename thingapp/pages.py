@@ -23,6 +23,7 @@ async def launch(request: Request) -> Response:
             request, "picker.html", status_code=400,
             context={"error": "That is not a Thing. Paste a Thing's address, such as "
                               "https://www.thingiverse.com/thing:2001, or its number."})
+    request.app.state.reads.prefetch(thing_id)  # with an app token: read while the user signs in
     settings = request.app.state.settings
     context = {"thing_id": thing_id, "login": None, "error": None,
                "tools": list(request.app.state.tools.values()),

@@ -2,45 +2,83 @@
 
 Keyed by user as well as Thing: what one user may see (a private or unpublished Thing) is never
 served to another. Writes that change what a read returns forget it (see `forget_files`).
+
+With an operator's read-only app token, a launch prefetches the Thing and its files while the
+user is still deciding at Thingiverse's authorize page; those public reads serve any user (a
+Thing the app token can't see is simply not prefetched, and is read with the user's token).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from thingapp.store import SessionRecord, Store
-from thingapp.thingiverse import ThingiverseClient
+from thingapp.thingiverse import ThingiverseClient, ThingiverseError
+
+log = logging.getLogger("thingapp.reads")
 
 READ_TTL = 60.0  # seconds: long enough for repeat launches, short enough to follow changes
 
 
 class CachedReads:
-    def __init__(self, thingiverse: ThingiverseClient, store: Store,
-                 ttl: float = READ_TTL) -> None:
+    def __init__(self, thingiverse: ThingiverseClient, store: Store, ttl: float = READ_TTL,
+                 app_token: str = "") -> None:
         self.thingiverse, self.store, self.ttl = thingiverse, store, ttl
+        self.app_token = app_token
+        self._prefetching: set[asyncio.Task[None]] = set()  # references only
 
-    async def _read(self, key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
-        cached = await self.store.cache_get(key)
-        if cached is not None:
-            return json.loads(cached)
+    async def _read(self, keys: tuple[str, ...], fetch: Callable[[], Awaitable[Any]]) -> Any:
+        """The first cached value under `keys`, else fetch and cache under the first key."""
+        for key in keys:
+            cached = await self.store.cache_get(key)
+            if cached is not None:
+                return json.loads(cached)
         value = await fetch()
-        await self.store.cache_set(key, json.dumps(value), self.ttl)
+        await self.store.cache_set(keys[0], json.dumps(value), self.ttl)
         return value
 
     async def thing(self, session: SessionRecord, thing_id: int) -> dict[str, Any]:
-        return dict(await self._read(f"thing:{session.user_id}:{thing_id}",
-                                     lambda: self.thingiverse.get_thing(session.token, thing_id)))
+        return dict(await self._read(
+            (f"thing:{session.user_id}:{thing_id}", f"thing:public:{thing_id}"),
+            lambda: self.thingiverse.get_thing(session.token, thing_id)))
 
     async def files(self, session: SessionRecord, thing_id: int) -> list[dict[str, Any]]:
         return list(await self._read(
-            f"files:{session.user_id}:{thing_id}",
+            (f"files:{session.user_id}:{thing_id}", f"files:public:{thing_id}"),
             lambda: self.thingiverse.get_thing_files(session.token, thing_id)))
 
     async def me(self, session: SessionRecord) -> dict[str, Any]:
-        return dict(await self._read(f"me:{session.user_id}",
+        return dict(await self._read((f"me:{session.user_id}",),
                                      lambda: self.thingiverse.get_me(session.token)))
+
+    async def remember_me(self, user_id: str, me: dict[str, Any]) -> None:
+        """Keep a `/users/me` answer fetched during sign-in, so showing the name costs no call."""
+        await self.store.cache_set(f"me:{user_id}", json.dumps(me), self.ttl)
 
     async def forget_files(self, user_id: str, thing_id: int) -> None:
         await self.store.cache_delete(f"files:{user_id}:{thing_id}")
+        await self.store.cache_delete(f"files:public:{thing_id}")
+
+    def prefetch(self, thing_id: int) -> None:
+        """Start reading a Thing with the app token, without waiting (no-op without one)."""
+        if self.app_token:
+            task = asyncio.create_task(self._prefetch(thing_id))
+            self._prefetching.add(task)
+            task.add_done_callback(self._prefetching.discard)
+
+    async def _prefetch(self, thing_id: int) -> None:
+        if await self.store.cache_get(f"files:public:{thing_id}") is not None:
+            return
+        try:
+            thing, files = await asyncio.gather(
+                self.thingiverse.get_thing(self.app_token, thing_id),
+                self.thingiverse.get_thing_files(self.app_token, thing_id))
+        except ThingiverseError as exc:  # private, deleted, or the app token refused
+            log.info("prefetch of thing %s skipped: %s", thing_id, exc)
+            return
+        await self.store.cache_set(f"thing:public:{thing_id}", json.dumps(thing), self.ttl)
+        await self.store.cache_set(f"files:public:{thing_id}", json.dumps(files), self.ttl)

@@ -47,6 +47,7 @@ class Settings:
     demo: bool = False
     login_ttl: int = 600  # seconds a started sign-in may take
     session_ttl: int = 8 * 3600
+    app_token: str = ""  # optional read-only token of the operator's: prefetches Things
     http_timeout: float = 10.0  # seconds for each call to Thingiverse
     job_stale_after: float = 30.0  # a running job silent this long lost its process
     webhook_secret: str = ""  # the secret path part of /webhooks/{secret}; empty: no webhooks
@@ -75,6 +76,7 @@ class Settings:
             frame_ancestors=ancestors,
             store_url=env.get("THINGAPP_STORE", "sqlite:///thingapp.sqlite3").strip(),
             webhook_secret=env.get("THINGAPP_WEBHOOK_SECRET", "").strip(),
+            app_token=env.get("THINGAPP_APP_TOKEN", "").strip(),
             max_file_mb=_int(env.get("THINGAPP_MAX_FILE_MB", "200")),
             work_dir=env.get("THINGAPP_WORK_DIR", "").strip(),
             http_timeout=_float(env.get("THINGAPP_HTTP_TIMEOUT", "10")),

@@ -11,6 +11,7 @@ A token injected from another flow, or a replayed callback, gives nobody a sessi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -22,7 +23,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from thingapp import store as st
 from thingapp.settings import Settings
-from thingapp.thingiverse import (InvalidToken, ThingiverseClient, ThingiverseError,
+from thingapp.reads import CachedReads
+from thingapp.thingiverse import (InvalidToken, ThingiverseClient, ThingiverseError, TokenInfo,
                                   audience_matches)
 
 log = logging.getLogger("thingapp.signin")
@@ -58,11 +60,12 @@ def _hash(secret: str) -> str:
 
 
 class SignIn:
-    def __init__(self, settings: Settings, store: st.Store,
-                 thingiverse: ThingiverseClient) -> None:
+    def __init__(self, settings: Settings, store: st.Store, thingiverse: ThingiverseClient,
+                 reads: CachedReads) -> None:
         self.settings = settings
         self.store = store
         self.thingiverse = thingiverse
+        self.reads = reads
         self._states = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.login-state")
         self._sessions = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.session")
 
@@ -122,8 +125,33 @@ class SignIn:
         return login
 
     async def _session_for_token(self, access_token: str) -> str:
+        """Check a token with tokeninfo (exact audience) and store a session holding it.
+
+        Who the user is (for display) is asked beside tokeninfo, not after it, so signing in
+        costs one round trip; that answer is kept only once tokeninfo vouches for the token."""
+        me = asyncio.create_task(self.thingiverse.get_me(access_token))
         try:
-            info = await self.thingiverse.tokeninfo(access_token)
+            info = await self._tokeninfo(access_token)
+        except SignInError:
+            me.cancel()
+            raise
+        if not audience_matches(info, self.settings.client_id):
+            me.cancel()
+            log.warning("refused a token issued to another app (audience %r)", info.audience)
+            raise SignInError(400, "This sign-in was issued to a different app, so it was "
+                              "refused. Please connect again.", "wrong_audience")
+        try:
+            await self.reads.remember_me(info.user_id, await me)
+        except ThingiverseError as exc:  # the name is read again when shown
+            log.info("users/me during sign-in failed: %s", exc)
+        session_id = secrets.token_urlsafe(24)
+        await self.store.create_session(session_id, info.user_id, access_token,
+                                        self.settings.session_ttl)
+        return session_id
+
+    async def _tokeninfo(self, access_token: str) -> TokenInfo:
+        try:
+            return await self.thingiverse.tokeninfo(access_token)
         except InvalidToken as exc:
             log.info("tokeninfo refused a token: %s", exc.message)
             raise SignInError(400, "Thingiverse did not accept this sign-in. Please connect "
@@ -132,14 +160,6 @@ class SignIn:
             log.warning("tokeninfo failed: %s", exc)
             raise SignInError(502, "Thingiverse could not confirm the sign-in just now. "
                               "Please try again in a minute.", "upstream") from exc
-        if not audience_matches(info, self.settings.client_id):
-            log.warning("refused a token issued to another app (audience %r)", info.audience)
-            raise SignInError(400, "This sign-in was issued to a different app, so it was "
-                              "refused. Please connect again.", "wrong_audience")
-        session_id = secrets.token_urlsafe(24)
-        await self.store.create_session(session_id, info.user_id, access_token,
-                                        self.settings.session_ttl)
-        return session_id
 
     async def sign_in_with_code(self, code: str, thing_id: int | None) -> StartedLogin:
         """The legacy launch: Thingiverse put `?code=` on the app URL. Exchange it server-side
