@@ -176,11 +176,8 @@ def test_faults_given_at_start_are_active_and_their_routes_checked() -> None:
 
 
 @contextmanager
-def serving(faults: list[Fault]) -> Iterator[tuple[str, Starlette]]:
-    """The sandbox on uvicorn, on a free loopback port, in a thread."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    app = create_sandbox_app(default_config(url, APP_URL), faults)
+def running(app: Any, port: int) -> Iterator[str]:
+    """An ASGI app on uvicorn, on a loopback port, in a thread; its URL."""
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -190,10 +187,19 @@ def serving(faults: list[Fault]) -> Iterator[tuple[str, Starlette]]:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield url, app
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def serving(faults: list[Fault]) -> Iterator[tuple[str, Starlette]]:
+    """The sandbox on uvicorn, on a free loopback port, in a thread."""
+    port = free_port()
+    app = create_sandbox_app(default_config(f"http://127.0.0.1:{port}", APP_URL), faults)
+    with running(app, port) as url:
+        yield url, app
 
 
 def server_errors(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -1,11 +1,13 @@
-"""The api side, reading: Things, their files and ancestors, the current user, the download
-redirect; and the plumbing every API endpoint shares (see `editing` and `uploads` for writes).
+"""The api side, reading single objects: a Thing, a file, the current user, a user by name, the
+download redirect; and the plumbing every API endpoint shares (see `listing` for the paginated
+lists, `editing` and `uploads` for writes).
 
 Every endpoint wants `Authorization: Bearer TOKEN` with a live token of any client (a query
-`access_token` is not accepted: tokens don't belong in URLs). Errors are JSON `{"error": ...}`
-with the same text in `X-Error`, as older clients read. Every answer carries
-`X-RateLimit-Remaining`, counted down per token (per client address when there is no live
-token); past the limit the API answers 429. There is no time window yet.
+`access_token` is not accepted: tokens don't belong in URLs; a revoked token is dead). Errors are
+JSON `{"error": ...}` with the same text in `X-Error`, as older clients read. Every answer
+carries `X-RateLimit-Remaining`, counted per token (per client address when there is no live
+token) in fixed windows (see `ratelimit`); past the limit the API answers 429
+`{"error": "Too Many Requests"}` with `Retry-After` (seconds until the window closes).
 """
 
 from __future__ import annotations
@@ -59,10 +61,11 @@ def api_endpoint(handler: ApiHandler) -> Callable[[Request], Awaitable[Response]
         # Key the counter by the token only once it is known live, so junk tokens share one bucket.
         host = request.client.host if request.client else "unknown"
         rate_key = token if grant else f"address:{host}"
-        remaining = context.world.spend_request(rate_key, context.config.rate_limit)
+        spent = context.rate.spend(rate_key)
         response: Response
-        if remaining < 0:
+        if spent.over_limit:
             response = error_response(429, "Too Many Requests")
+            response.headers["Retry-After"] = spent.retry_after
         elif grant is None:
             response = error_response(401, "Unauthorized")
         else:
@@ -70,7 +73,7 @@ def api_endpoint(handler: ApiHandler) -> Callable[[Request], Awaitable[Response]
                 response = await handler(request, context, grant)
             except ApiError as error:
                 response = error_response(error.status, error.message)
-        response.headers["X-RateLimit-Remaining"] = str(max(remaining, 0))
+        response.headers["X-RateLimit-Remaining"] = str(spent.remaining)
         return response
 
     return endpoint
@@ -125,24 +128,18 @@ def render_thing(world: World, thing_id: int) -> JsonObject:
 
 def ancestor_summaries(world: World, thing_id: int) -> list[JsonObject]:
     """Summaries of the Thing's ancestors that still exist, in the order they were given."""
-    ids = world.ancestor_ids.get(thing_id, [])
-    return [thing_summary(world.things[i]) for i in ids if i in world.things]
+    summaries = []
+    for ancestor in world.ancestor_ids.get(thing_id, []):
+        if ancestor in world.things:
+            summaries.append(thing_summary(world.things[ancestor]))
+        elif ancestor in world.outside_summaries:  # named by a seeded Thing, served as given
+            summaries.append(world.outside_summaries[ancestor])
+    return summaries
 
 
 async def get_thing(request: Request, context: SandboxContext, grant: Grant) -> Response:
     """GET /things/{id}: the Thing object."""
     return JSONResponse(render_thing(context.world, thing_id_param(request, context)))
-
-
-async def get_ancestors(request: Request, context: SandboxContext, grant: Grant) -> Response:
-    """GET /things/{id}/ancestors: summaries of the Things it derives from; [] when none."""
-    return JSONResponse(ancestor_summaries(context.world, thing_id_param(request, context)))
-
-
-async def get_thing_files(request: Request, context: SandboxContext, grant: Grant) -> Response:
-    """GET /things/{id}/files: the Thing's file objects."""
-    files = context.world.files_of(thing_id_param(request, context))
-    return JSONResponse([stored.data for stored in files])
 
 
 async def get_file(request: Request, context: SandboxContext, grant: Grant) -> Response:
@@ -161,6 +158,14 @@ async def download_file(request: Request, context: SandboxContext, grant: Grant)
         raise not_found()
     url = storage_url(context.config.public_url, file_id, stored.data["name"])
     return RedirectResponse(url, status_code=302)
+
+
+async def get_user(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """GET /users/{username}: the user object (as `/users/me` has it, without `current_app`)."""
+    user = context.world.user_named(str(request.path_params["username"]))
+    if user is None:
+        raise not_found()
+    return JSONResponse(user)
 
 
 async def get_me(request: Request, context: SandboxContext, grant: Grant) -> Response:

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 # Thingiverse's documented limit: 300 requests per 5-minute window.
 DEFAULT_RATE_LIMIT = 300
+DEFAULT_RATE_WINDOW_S = 300.0
 DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 # How storage has answered a successful upload form: 303 to the finalize URL, or (since 2023) 200.
 STORAGE_SUCCESS_STATUSES = (303, 200)
@@ -29,15 +30,20 @@ class SandboxConfig:
     `public_url` is the sandbox's own origin (it builds every `url`, `public_url`, `files_url`
     and `download_url` it hands out); `app_url` is the origin of the app embedded on Thing pages;
     the first of `clients` is that app. `rate_limit` is how many API requests one token may make
-    before the API answers 429. `max_upload_bytes` is the largest file storage accepts in an
-    upload form; `storage_success_status` is how storage answers a successful upload: 303 with
-    `Location: success_action_redirect`, or 200 with an empty body (Thingiverse has done both).
+    in a window of `rate_window_s` seconds (a fixed window opened by the token's first request)
+    before the API answers 429. `seed_dir` is a directory to seed the world from (see the module
+    `seed_dir`; None: the built-in seed). `max_upload_bytes` is the largest file storage accepts
+    in an upload form; `storage_success_status` is how storage answers a successful upload: 303
+    with `Location: success_action_redirect`, or 200 with an empty body (Thingiverse has done
+    both).
     """
 
     public_url: str
     app_url: str
     clients: tuple[SandboxClient, ...]
     rate_limit: int = DEFAULT_RATE_LIMIT
+    rate_window_s: float = DEFAULT_RATE_WINDOW_S
+    seed_dir: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     storage_success_status: int = 303
 
@@ -56,6 +62,8 @@ class SandboxConfig:
             raise ValueError(f"Client ids must be unique; got {ids}.")
         if self.rate_limit < 1:
             raise ValueError(f"rate_limit must be positive; got {self.rate_limit}.")
+        if not self.rate_window_s > 0:
+            raise ValueError(f"rate_window_s must be positive; got {self.rate_window_s}.")
         if self.max_upload_bytes < 1:
             raise ValueError(f"max_upload_bytes must be positive; got {self.max_upload_bytes}.")
         if self.storage_success_status not in STORAGE_SUCCESS_STATUSES:
@@ -66,6 +74,22 @@ class SandboxConfig:
     def client(self, client_id: str) -> SandboxClient | None:
         """The registered client with this id, or None."""
         return next((c for c in self.clients if c.client_id == client_id), None)
+
+    @property
+    def app_origin(self) -> str:
+        """The origin of the app embedded on Thing pages (the bridge answers only it)."""
+        return origin_of(self.app_url)
+
+    def app_origins(self) -> frozenset[str]:
+        """The registered app origins the API answers CORS requests from: `app_url`'s and each
+        client's redirect_uri's."""
+        return frozenset({self.app_origin} | {origin_of(c.redirect_uri) for c in self.clients})
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of a URL, as a browser's `Origin` header spells it."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def default_config(

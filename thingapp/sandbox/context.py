@@ -1,4 +1,5 @@
-"""The per-instance context every sandbox route reads: configuration, world, templates, faults."""
+"""The per-instance context every sandbox route reads: configuration, world, templates, faults,
+the rate limiter."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from thingapp.sandbox.config import SandboxConfig
+from thingapp.sandbox.ratelimit import RateLimiter
 from thingapp.sandbox.state import World
 
 if TYPE_CHECKING:  # faults answers with the api's errors, and the api needs this module
@@ -23,6 +25,7 @@ class SandboxContext:
     world: World
     templates: Jinja2Templates
     faults: FaultTable
+    rate: RateLimiter
 
 
 def context_of(request: Request) -> SandboxContext:

@@ -1,5 +1,5 @@
-"""The API's JSON objects: user summaries, Things, Thing summaries, tags and files, shaped like
-the real ones.
+"""The API's JSON objects: users and their summaries, Things, Thing summaries, tags and files,
+shaped like the real ones.
 
 Both the seeded world and the write endpoints build their objects here, so a Thing created through
 `POST /things/` has every key a seeded Thing has (plus `is_remix`). Shapes follow the published
@@ -39,6 +39,78 @@ class ThingCounts:
 def now_iso() -> str:
     """Now, the way Things date themselves: "2021-04-09T12:57:28+00:00"."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class UserFacts:
+    """What sets one user apart; the rest of the user object is derived or neutral."""
+
+    id: int
+    name: str
+    first_name: str = ""
+    last_name: str = ""
+    default_license: str = "cc"
+    location: str = ""
+    bio: str = ""
+    registered: str = "2020-01-01T00:00:00+00:00"
+    count_of_followers: int = 0
+    count_of_following: int = 0
+    count_of_designs: int = 0
+    collection_count: int = 0
+    make_count: int = 0
+    like_count: int = 0
+
+
+def user_object(facts: UserFacts, public_url: str) -> JsonObject:
+    """A full user object (`user_schema.yaml`, the real `/users/me` sample, less `current_app`)."""
+    image = public_url + PLACEHOLDER_IMAGE
+    api = f"{public_url}/users/{facts.name}"
+    bio_html = f"<div><p>{escape(facts.bio)}</p></div>\n" if facts.bio else "<div></div>\n"
+    return {
+        "id": facts.id,
+        "name": facts.name,
+        "first_name": facts.first_name,
+        "last_name": facts.last_name,
+        "full_name": f"{facts.first_name} {facts.last_name}".strip(),
+        "url": api,
+        "public_url": f"{public_url}/{facts.name}",
+        "thumbnail": image,
+        "bio": facts.bio,
+        "bio_html": bio_html,
+        "level": 10,
+        "location": facts.location,
+        "country": None,
+        "industry": "Hobbyist",
+        "subindustry": None,
+        "registered": facts.registered,
+        "last_active": "2024-05-01T12:00:00+00:00",
+        "cover_image": image,
+        "things_url": f"{api}/things",
+        "copies_url": f"{api}/copies",
+        "likes_url": f"{api}/likes",
+        "printers": [],
+        "programs": [],
+        "types": [],
+        "skill_level": "Intermediate",
+        "accepts_tips": False,
+        "groups": [],
+        "website": "",
+        "twitter": None,
+        "count_of_followers": facts.count_of_followers,
+        "count_of_following": facts.count_of_following,
+        "count_of_designs": facts.count_of_designs,
+        "collection_count": facts.collection_count,
+        "make_count": facts.make_count,
+        "like_count": facts.like_count,
+        "has_favorite": False,
+        "favorite_count": 0,
+        "is_admin": False,
+        "is_moderator": False,
+        "is_featured": False,
+        "is_verified": False,
+        "is_following": False,
+        "default_license": facts.default_license,
+    }
 
 
 def user_summary(user: JsonObject) -> JsonObject:

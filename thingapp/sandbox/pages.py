@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from thingapp.sandbox.api import ancestor_summaries
+from thingapp.sandbox.bridge import SHIPPING_ADDRESS
 from thingapp.sandbox.context import context_of
 
 # What Thingiverse's iframe allows by default (downloads included, so an app can offer a file
@@ -40,6 +41,8 @@ async def thing_page(request: Request) -> Response:
 
     `?popups=0` drops the iframe's popup permissions; `?launch_as=USER_ID` mints a code for that
     user and the embedded app and launches the app with `&code=` (the legacy SDK launch).
+    The page hosts the parent-frame bridge (see `bridge`): the iframe's `data-app-origin` names
+    the only origin whose messages it answers.
     """
     context = context_of(request)
     thing_id: int = request.path_params["id"]
@@ -70,5 +73,7 @@ async def thing_page(request: Request) -> Response:
             "iframe_src": f"{context.config.app_url}/?{urlencode(launch)}",
             "iframe_sandbox": flags,
             "popups": popups,
+            "app_origin": context.config.app_origin,
+            "address": SHIPPING_ADDRESS,
         },
     )

@@ -3,6 +3,8 @@
 The log is what tests read to prove what an app did (and did not) ask for, so it must never hold a
 secret itself: query strings are dropped, and a path segment shaped like a sandbox token or code
 (32 hex digits) is replaced by a marker that still shows a secret was put in a URL.
+
+A request the sandbox never answered (a `drop` or `timeout` fault) is logged with status 0.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from thingapp.sandbox.state import World
 
 LOG_PATH = "/sandbox/requests"
 REDACTED = "[redacted]"
+NO_ANSWER = 0
 _SECRET_SHAPED = re.compile(r"[0-9a-fA-F]{32}")
 
 
@@ -34,8 +37,9 @@ class RequestLogMiddleware:
         if scope["type"] != "http" or scope["path"] == LOG_PATH:
             await self.app(scope, receive, send)
             return
-        # An exception escaping the app becomes a 500 further out, so that is the default.
-        status = 500
+        # An exception escaping the app becomes a 500 further out; an app that returns without
+        # starting a response ended the connection unanswered.
+        status = NO_ANSWER
 
         async def send_and_note_status(message: Message) -> None:
             nonlocal status
@@ -45,5 +49,8 @@ class RequestLogMiddleware:
 
         try:
             await self.app(scope, receive, send_and_note_status)
+        except Exception:
+            status = status or 500
+            raise
         finally:
             self.world.log_request(scope["method"], redact_path(scope["path"]), status)

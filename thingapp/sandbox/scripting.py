@@ -96,8 +96,8 @@ async def request_log(request: Request) -> Response:
 
 
 async def set_fault(request: Request) -> Response:
-    """POST /sandbox/faults `{"route", "latency_ms", "status", "bytes_per_second", "times"}`
-    -> 201 the fault as set (only `route` is required)."""
+    """POST /sandbox/faults `{"route", "kind", "latency_ms", "status", "bytes_per_second",
+    "times", "body"}` -> 201 the fault as set (only `route` is required; see `faults`)."""
     context = context_of(request)
     try:
         fault = parse_fault(await _json_object(request), route_keys(request.app.routes))

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from html import escape
 
 import trimesh
 
 from thingapp.sandbox import file_contents as fc
 from thingapp.sandbox.licenses import ALL_RIGHTS_RESERVED, LICENSES, License
 from thingapp.sandbox.objects import (
-    PLACEHOLDER_IMAGE,
     ThingCounts,
+    UserFacts,
     file_date,
     file_object,
     thing_object,
+    user_object,
     user_summary,
 )
 from thingapp.sandbox.state import JsonObject, StoredFile, World
@@ -147,53 +147,23 @@ def build_world(public_url: str) -> World:
 
 
 def _user_object(seed: UserSeed, public_url: str) -> JsonObject:
-    image = public_url + PLACEHOLDER_IMAGE
-    api = f"{public_url}/users/{seed.name}"
-    return {
-        "id": seed.id,
-        "name": seed.name,
-        "first_name": seed.first_name,
-        "last_name": seed.last_name,
-        "full_name": f"{seed.first_name} {seed.last_name}",
-        "url": api,
-        "public_url": f"{public_url}/{seed.name}",
-        "thumbnail": image,
-        "bio": seed.bio,
-        "bio_html": f"<div><p>{escape(seed.bio)}</p></div>\n",
-        "level": 10,
-        "location": seed.location,
-        "country": None,
-        "industry": "Hobbyist",
-        "subindustry": None,
-        "registered": seed.registered,
-        "last_active": "2024-05-01T12:00:00+00:00",
-        "cover_image": image,
-        "things_url": f"{api}/things",
-        "copies_url": f"{api}/copies",
-        "likes_url": f"{api}/likes",
-        "printers": [],
-        "programs": [],
-        "types": [],
-        "skill_level": "Intermediate",
-        "accepts_tips": False,
-        "groups": [],
-        "website": "",
-        "twitter": None,
-        "count_of_followers": seed.id % 97,
-        "count_of_following": seed.id % 13,
-        "count_of_designs": sum(thing.creator_id == seed.id for thing in THINGS),
-        "collection_count": 1,
-        "make_count": 2,
-        "like_count": 5,
-        "has_favorite": False,
-        "favorite_count": 0,
-        "is_admin": False,
-        "is_moderator": False,
-        "is_featured": False,
-        "is_verified": False,
-        "is_following": False,
-        "default_license": seed.default_license,
-    }
+    facts = UserFacts(
+        id=seed.id,
+        name=seed.name,
+        first_name=seed.first_name,
+        last_name=seed.last_name,
+        default_license=seed.default_license,
+        location=seed.location,
+        bio=seed.bio,
+        registered=seed.registered,
+        count_of_followers=seed.id % 97,
+        count_of_following=seed.id % 13,
+        count_of_designs=sum(thing.creator_id == seed.id for thing in THINGS),
+        collection_count=1,
+        make_count=2,
+        like_count=5,
+    )
+    return user_object(facts, public_url)
 
 
 def _thing_object(seed: ThingSeed, creator: JsonObject, public_url: str, index: int) -> JsonObject:

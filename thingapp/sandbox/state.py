@@ -1,5 +1,5 @@
-"""The sandbox's in-memory world: users, Things, files, pending uploads, tokens, codes, rate
-counters, request log.
+"""The sandbox's in-memory world: users, Things, files, pending uploads, tokens, codes, orders
+paid through the parent-frame bridge, request log.
 
 One `World` per sandbox app instance (built in the factory). The sandbox simulates a single
 Thingiverse in a single process, so plain dicts are the right store here; nothing outlives it.
@@ -24,6 +24,7 @@ REQUEST_LOG_LIMIT = 10_000
 # Things and files made through the API get ids from here up (the seeded ones are below).
 FIRST_NEW_THING_ID = 9001
 FIRST_NEW_FILE_ID = 8001
+FIRST_ORDER_ID = 7001
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class World:
     files: dict[int, StoredFile]
     # A Thing's ancestors are kept as ids and served as summaries of the Things as they are now.
     ancestor_ids: dict[int, list[int]] = field(default_factory=dict)
+    # Summaries of Things outside the world that a seeded Thing names as ancestors, served as given.
+    outside_summaries: dict[int, JsonObject] = field(default_factory=dict)
     pending_uploads: dict[int, PendingUpload] = field(default_factory=dict)
     blobs: BlobStore = field(default_factory=BlobStore)
     # Signs storage upload policies, as an AWS secret key would.
@@ -95,7 +98,7 @@ class World:
     next_file_id: int = FIRST_NEW_FILE_ID
     tokens: dict[str, Grant] = field(default_factory=dict)
     codes: dict[str, CodeGrant] = field(default_factory=dict)
-    rate_spent: dict[str, int] = field(default_factory=dict)
+    orders: list[JsonObject] = field(default_factory=list)
     requests: deque[LoggedRequest] = field(
         default_factory=lambda: deque(maxlen=REQUEST_LOG_LIMIT)
     )
@@ -128,15 +131,30 @@ class World:
         """The Thing's files, in id order."""
         return [f for _, f in sorted(self.files.items()) if f.thing_id == thing_id]
 
+    def user_named(self, username: str) -> JsonObject | None:
+        """The user with this username (any case), or None."""
+        wanted = username.casefold()
+        return next((u for u in self.users.values() if u["name"].casefold() == wanted), None)
+
     def new_thing_id(self) -> int:
-        """The id for a Thing being created."""
+        """The id for a Thing being created (the next one no Thing, seeded or not, has)."""
+        while self.next_thing_id in self.things or self.next_thing_id in self.outside_summaries:
+            self.next_thing_id += 1
         self.next_thing_id += 1
         return self.next_thing_id - 1
 
     def new_file_id(self) -> int:
         """The id for a file being uploaded (it keeps it when finalized)."""
+        while self.next_file_id in self.files:
+            self.next_file_id += 1
         self.next_file_id += 1
         return self.next_file_id - 1
+
+    def add_order(self, order: JsonObject) -> int:
+        """Record an order paid through the bridge; its new id."""
+        order_id = FIRST_ORDER_ID + len(self.orders)
+        self.orders.append({"id": order_id, **order})
+        return order_id
 
     def pending_upload_with_key(self, key: str) -> PendingUpload | None:
         """The pending upload issued with this storage key, or None."""
@@ -154,12 +172,6 @@ class World:
             received = self.pending_uploads.pop(file_id).received
             if received is not None:
                 received.unlink(missing_ok=True)
-
-    def spend_request(self, key: str, limit: int) -> int:
-        """Count one API request against `key`; return how many remain (negative once over)."""
-        spent = self.rate_spent.get(key, 0) + 1
-        self.rate_spent[key] = spent
-        return limit - spent
 
     def log_request(self, method: str, path: str, status: int) -> None:
         """Record one request (the caller strips the query string and any token)."""
