@@ -32,12 +32,12 @@ def _wait(port: int, process: subprocess.Popen[bytes], what: str) -> None:
             time.sleep(0.05)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process, in MB (Linux)."""
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Resident memory of a process in MB (Linux); `VmHWM` is its peak so far."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {field}")
 
 
 @dataclass
@@ -53,8 +53,10 @@ class Pair:
             process.wait(timeout=10)
 
 
-def start_pair(sandbox_args: tuple[str, ...] = (), app_env: dict[str, str] | None = None) -> Pair:
-    """`thingapp sandbox` on localhost and `thingapp serve` on 127.0.0.1, wired together."""
+def start_pair(sandbox_args: tuple[str, ...] = (), app_env: dict[str, str] | None = None,
+               app_command: tuple[str, ...] = (), app_token_user: int | None = None) -> Pair:
+    """`thingapp sandbox` on localhost and `thingapp serve` (or `app_command --port P`) on
+    127.0.0.1, wired together."""
     thingapp = str(Path(sys.executable).with_name("thingapp"))
     app_port, sandbox_port = free_port(), free_port()
     app_url, sandbox_url = f"http://127.0.0.1:{app_port}", f"http://localhost:{sandbox_port}"
@@ -63,11 +65,17 @@ def start_pair(sandbox_args: tuple[str, ...] = (), app_env: dict[str, str] | Non
     sandbox = subprocess.Popen([thingapp, "sandbox", "--port", str(sandbox_port), "--app-url",
                                 app_url, *sandbox_args], stdout=quiet, stderr=quiet)
     _wait(sandbox_port, sandbox, "the sandbox")
+    if app_token_user is not None:  # the operator's read-only token, from this sandbox
+        import httpx
+        app_env = {**(app_env or {}), "THINGAPP_APP_TOKEN": httpx.post(
+            f"{sandbox_url}/sandbox/tokens",
+            json={"user_id": app_token_user, "client_id": CLIENT_ID}).json()["access_token"]}
     env = {**os.environ, "THINGAPP_CLIENT_ID": CLIENT_ID, "THINGAPP_CLIENT_SECRET": CLIENT_SECRET,
            "THINGAPP_SECRET_KEY": "bench-key-" + "b" * 32, "THINGAPP_PUBLIC_URL": app_url,
            "THINGIVERSE_URL": sandbox_url, "THINGIVERSE_API_URL": sandbox_url,
            "THINGAPP_STORE": f"sqlite:///{work / 'app.sqlite3'}", **(app_env or {})}
-    app = subprocess.Popen([thingapp, "serve", "--port", str(app_port)], env=env,
-                           stdout=quiet, stderr=quiet)
+    command = [*app_command, "--port", str(app_port)] if app_command else [
+        thingapp, "serve", "--port", str(app_port)]
+    app = subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet)
     _wait(app_port, app, "the app")
     return Pair(app, sandbox, app_url, sandbox_url)

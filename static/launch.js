@@ -226,3 +226,4 @@ function resume() {
 }
 
 resume();
+performance.mark('thingapp-interactive'); // the Connect button works from here on

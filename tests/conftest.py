@@ -52,7 +52,8 @@ def leak_watch(demo: Demo) -> Iterator[LeakWatch]:
     watch = LeakWatch()
     yield watch
     leaks = watch.leaks(extra_text={"the demo's log": demo.log()})
-    assert watch.secrets, "the leak watch saw no token: it is not watching"
+    signed_in = any(url.endswith("/api/callback") for url in watch.urls)
+    assert watch.secrets or not signed_in, "sign-ins happened but the watch saw no token"
     assert not leaks, "secrets leaked:\n" + "\n".join(leaks)
 
 

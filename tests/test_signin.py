@@ -338,3 +338,11 @@ def test_an_unexpected_error_is_a_sentence_not_a_traceback(tmp_path):
         r = c.get("/api/boom")
     assert r.status_code == 500
     assert r.json() == {"error": "Something went wrong on our side. Please try again."}
+
+
+def test_the_callback_reports_upstream_and_own_time_apart(world):
+    login = world.start_login()
+    r = world.callback(world.authorize(login, OWNER))
+    parts = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
+    assert set(parts) == {"tokeninfo", "app"}
+    assert float(parts["tokeninfo"]) > 0 and float(parts["app"]) > 0

@@ -21,16 +21,17 @@ def with_store(url: str, body: Callable[[Store], Awaitable[Any]]) -> Any:
 
 
 def test_a_login_moves_on_from_a_status_exactly_once_under_concurrency(store_url):
-    async def body(store: Store) -> list[bool]:
+    async def body(store: Store) -> list[Any]:
         await store.create_login("L1", "hash", 2001, "popup", 60)
         return await asyncio.gather(*[store.transition_login("L1", st.PENDING, st.CONSUMED)
                                       for _ in range(20)])
     results = with_store(store_url, body)
-    assert results.count(True) == 1
+    assert sum(1 for moved in results if moved) == 1
+    assert next(moved for moved in results if moved).status == st.CONSUMED
 
 
 def test_two_store_clients_race_for_one_login_and_one_wins(store_url):
-    async def body(store: Store) -> list[bool]:
+    async def body(store: Store) -> list[Any]:
         await store.create_login("L2", "hash", None, "frame", 60)
         other = open_store(store_url)  # a second instance on the same store
         try:
@@ -39,7 +40,7 @@ def test_two_store_clients_race_for_one_login_and_one_wins(store_url):
                 other.transition_login("L2", st.PENDING, st.CONSUMED))
         finally:
             await other.close()
-    assert sorted(with_store(store_url, body)) == [False, True]
+    assert sorted(bool(moved) for moved in with_store(store_url, body)) == [False, True]
 
 
 def test_a_login_carries_its_session_and_error(store_url):
@@ -52,7 +53,25 @@ def test_a_login_carries_its_session_and_error(store_url):
     login, wrong = with_store(store_url, body)
     assert (login.status, login.session_id, login.thing_id, login.mode) == (
         st.COMPLETE, "S1", 7, "popup")
-    assert wrong is False
+    assert wrong is None
+
+
+def test_completing_a_login_creates_its_session_once_and_atomically(store_url):
+    async def body(store: Store) -> tuple[Any, ...]:
+        await store.create_login("L9", "h", 1, "popup", 60, status=st.CONSUMED)
+        results = await asyncio.gather(*[
+            store.complete_login("L9", st.CONSUMED, f"S9-{n}", "1001", "tok", 60)
+            for n in range(5)])
+        sessions = [await store.get_session(f"S9-{n}") for n in range(5)]
+        refused = await store.complete_login("nope", st.CONSUMED, "S-none", "1", "t", 60)
+        return results, sessions, await store.get_login("L9"), refused, \
+            await store.get_session("S-none")
+    results, sessions, login, refused, orphan = with_store(store_url, body)
+    assert results.count(True) == 1
+    winner = results.index(True)
+    assert [s is not None for s in sessions] == [n == winner for n in range(5)]
+    assert (login.status, login.session_id) == (st.COMPLETE, f"S9-{winner}")
+    assert refused is False and orphan is None
 
 
 def test_expired_logins_and_sessions_are_gone(store_url):
@@ -66,7 +85,7 @@ def test_expired_logins_and_sessions_are_gone(store_url):
                 await store.transition_login("L4", st.PENDING, st.CONSUMED),
                 await store.get_session("S5"))
     login, session, moved, alive = with_store(store_url, body)
-    assert login is None and session is None and moved is False
+    assert login is None and session is None and moved is None
     assert alive.token == "tok" and alive.user_id == "1001"
 
 

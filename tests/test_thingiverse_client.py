@@ -275,3 +275,27 @@ def test_writes_are_never_retried():
     with pytest.raises(ThingiverseError):
         run(c.create_thing("t", {"name": "x"}))
     assert len(seen) == 1
+
+
+def test_file_lists_follow_the_next_links_within_the_api():
+    seen = []
+
+    def handler(request):
+        seen.append(str(request.url))
+        page = int(request.url.params.get("page", "1"))
+        links = ('<https://api.tv.test/things/5/files?page=2&per_page=100>; rel="next"'
+                 if page == 1 else '<https://evil.test/steal?page=3>; rel="next"')
+        return httpx.Response(200, json=[{"id": page, "name": f"f{page}.stl"}],
+                              headers={"Link": links})
+    with pytest.raises(ThingiverseError, match="refused to send the token"):
+        run(client_answering(handler).get_thing_files("t", 5))
+    assert [u.split("?")[0] for u in seen] == ["https://api.tv.test/things/5/files"] * 2
+
+    def well_behaved(request):
+        page = int(request.url.params.get("page", "1"))
+        links = ('<https://api.tv.test/things/5/files?page=2&per_page=100>; rel="next"'
+                 if page == 1 else "")
+        return httpx.Response(200, json=[{"id": page, "name": f"f{page}.stl"}],
+                              headers={"Link": links} if links else {})
+    files = run(client_answering(well_behaved).get_thing_files("t", 5))
+    assert [f["id"] for f in files] == [1, 2]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,10 @@ async def start_login(request: Request) -> Response:
 
 
 async def complete_login(request: Request) -> Response:
-    """`POST /api/callback`: what the callback page read from the URL fragment."""
+    """`POST /api/callback`: what the callback page read from the URL fragment. Its
+    Server-Timing header tells the time spent waiting for Thingiverse apart from the app's own."""
+    started = time.perf_counter()
+    timing: dict[str, float] = {}
     body = await read_json(request, {"state": str, "access_token": str, "token_type": str,
                                      "error": str, "error_description": str},
                            required={"state"})
@@ -62,12 +66,16 @@ async def complete_login(request: Request) -> Response:
     elif "access_token" in body:
         if body.get("token_type", "bearer").lower() != "bearer":
             raise BadRequest("token_type must be bearer.")
-        login = await signin.complete(body["state"], body["access_token"])
+        login = await signin.complete(body["state"], body["access_token"], timing)
         status = "complete"
     else:
         raise BadRequest("Send access_token or error with the state.")
     return_to = f"/?thing_id={login.thing_id}" if login.thing_id else "/"
-    return JSONResponse({"status": status, "mode": login.mode, "return_to": return_to})
+    upstream = timing.get("tokeninfo", 0.0)
+    own = (time.perf_counter() - started) * 1000 - upstream
+    return JSONResponse({"status": status, "mode": login.mode, "return_to": return_to},
+                        headers={"Server-Timing": f"tokeninfo;dur={upstream:.2f}, "
+                                                  f"app;dur={own:.2f}"})
 
 
 async def claim_login(request: Request) -> Response:

@@ -133,9 +133,11 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         lifespan=lifespan,
     )
     env = Environment(loader=FileSystemLoader(ROOT / "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True))
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      auto_reload=settings.demo)  # elsewhere templates don't change under us
     app.state.templates = Jinja2Templates(env=env)
     app.state.settings = settings
     app.state.tools = {tool.id: tool for tool in tools}
     app.state.on_webhook = on_webhook
+    app.state.launch_page = pages.launch_page_cache(app)
     return app

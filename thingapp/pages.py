@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from thingapp.settings import origin_of
 from thingapp.signin import SignIn, SignInError
@@ -24,18 +29,31 @@ async def launch(request: Request) -> Response:
             context={"error": "That is not a Thing. Paste a Thing's address, such as "
                               "https://www.thingiverse.com/thing:2001, or its number."})
     request.app.state.reads.prefetch(thing_id)  # with an app token: read while the user signs in
-    settings = request.app.state.settings
-    context = {"thing_id": thing_id, "login": None, "error": None,
-               "tools": list(request.app.state.tools.values()),
-               "thingiverse_origin": origin_of(settings.thingiverse_url)}
     code = request.query_params.get("code")
-    if code:
-        signin: SignIn = request.app.state.signin
-        try:
-            context["login"] = await signin.sign_in_with_code(code, thing_id)
-        except SignInError as exc:
-            context["error"] = exc.message
+    if not code:  # the page every visitor of this Thing gets: rendered once per Thing
+        return HTMLResponse(request.app.state.launch_page(thing_id))
+    context = launch_context(request.app, thing_id)
+    signin: SignIn = request.app.state.signin
+    try:
+        context["login"] = await signin.sign_in_with_code(code, thing_id)
+    except SignInError as exc:
+        context["error"] = exc.message
     return templates.TemplateResponse(request, "launch.html", context)
+
+
+def launch_context(app: Starlette, thing_id: int) -> dict[str, Any]:
+    return {"thing_id": thing_id, "login": None, "error": None,
+            "tools": list(app.state.tools.values()),
+            "thingiverse_origin": origin_of(app.state.settings.thingiverse_url)}
+
+
+def launch_page_cache(app: Starlette, size: int = 4096) -> Callable[[int], str]:
+    """The plain launch page (no code, no error) by Thing id, rendered once and kept."""
+    @lru_cache(maxsize=size)
+    def render(thing_id: int) -> str:
+        template = app.state.templates.get_template("launch.html")
+        return str(template.render(launch_context(app, thing_id)))
+    return render
 
 
 async def callback(request: Request) -> Response:

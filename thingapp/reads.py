@@ -30,6 +30,9 @@ class CachedReads:
         self.thingiverse, self.store, self.ttl = thingiverse, store, ttl
         self.app_token = app_token
         self._prefetching: set[asyncio.Task[None]] = set()  # references only
+        # Reads already under way in this process, by cache key: an optimisation only (another
+        # instance reads again), so nothing another instance needs lives here.
+        self._in_flight: dict[str, asyncio.Task[Any]] = {}
 
     async def _read(self, keys: tuple[str, ...], fetch: Callable[[], Awaitable[Any]]) -> Any:
         """The first cached value under `keys`, else fetch and cache under the first key."""
@@ -37,6 +40,12 @@ class CachedReads:
             cached = await self.store.cache_get(key)
             if cached is not None:
                 return json.loads(cached)
+        in_flight = self._in_flight.get(keys[0])
+        if in_flight is not None:
+            try:
+                return await asyncio.shield(in_flight)
+            except ThingiverseError:
+                pass  # it failed: read again below
         value = await fetch()
         await self.store.cache_set(keys[0], json.dumps(value), self.ttl)
         return value
@@ -55,9 +64,23 @@ class CachedReads:
         return dict(await self._read((f"me:{session.user_id}",),
                                      lambda: self.thingiverse.get_me(session.token)))
 
-    async def remember_me(self, user_id: str, me: dict[str, Any]) -> None:
-        """Keep a `/users/me` answer fetched during sign-in, so showing the name costs no call."""
-        await self.store.cache_set(f"me:{user_id}", json.dumps(me), self.ttl)
+    def remember_me(self, user_id: str, me: asyncio.Task[dict[str, Any]]) -> None:
+        """Keep a `/users/me` read started during sign-in, without waiting for it: showing the
+        name then costs no call (and waits for this read if it is still under way)."""
+        key = f"me:{user_id}"
+        self._in_flight[key] = me
+
+        async def keep() -> None:
+            try:
+                await self.store.cache_set(key, json.dumps(await me), self.ttl)
+            except ThingiverseError as exc:  # the name is read again when shown
+                log.info("users/me during sign-in failed: %s", exc)
+            finally:
+                if self._in_flight.get(key) is me:
+                    del self._in_flight[key]
+        task = asyncio.create_task(keep())
+        self._prefetching.add(task)
+        task.add_done_callback(self._prefetching.discard)
 
     async def forget_files(self, user_id: str, thing_id: int) -> None:
         await self.store.cache_delete(f"files:{user_id}:{thing_id}")

@@ -18,12 +18,23 @@ from thingapp.store import PENDING, JobRecord, LoginRecord, SessionRecord, Webho
 PREFIX = "thingapp:"
 MAX_WEBHOOKS = 10_000  # the event list keeps this many, newest first
 
-# KEYS[1] the login; ARGV: from, to, session_id or "", error or "". 1 when it moved.
+# KEYS[1] the login; ARGV: from, to, session_id or "", error or "". The login's fields after
+# the move, or nil when it was not in `from`.
 TRANSITION = """
-if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return nil end
 redis.call('HSET', KEYS[1], 'status', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'session_id', ARGV[3]) end
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[4]) end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+# KEYS[1] the login, KEYS[2] the session; ARGV: from, session_id, user_id, token, expires_at,
+# ttl in ms. 1 when the login moved to complete and the session exists; 0 and nothing otherwise.
+COMPLETE = """
+if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'complete', 'session_id', ARGV[2])
+redis.call('HSET', KEYS[2], 'user_id', ARGV[3], 'token', ARGV[4], 'expires_at', ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[6])
 return 1
 """
 
@@ -47,10 +58,19 @@ def _opt(value: str | None) -> str | None:
     return value if value else None
 
 
+def _login(login_id: str, h: dict[str, str]) -> LoginRecord | None:
+    if not h:
+        return None
+    return LoginRecord(login_id, h["claim_hash"], int(h["thing_id"]) if h["thing_id"] else None,
+                       h["mode"], h["status"], _opt(h.get("session_id")), _opt(h.get("error")),
+                       float(h["expires_at"]))
+
+
 class RedisStore:
     def __init__(self, url: str) -> None:
         self.redis = redis.Redis.from_url(url, decode_responses=True)
         self._transition = self.redis.register_script(TRANSITION)
+        self._complete = self.redis.register_script(COMPLETE)
         self._add_webhook = self.redis.register_script(ADD_WEBHOOK)
         self._touch_job = self.redis.register_script(TOUCH_JOB)
 
@@ -74,18 +94,23 @@ class RedisStore:
             "session_id": session_id, "error": None, "expires_at": time.time() + ttl}, ttl)
 
     async def get_login(self, login_id: str) -> LoginRecord | None:
-        h = await self.redis.hgetall(f"{PREFIX}login:{login_id}")
-        if not h:
-            return None
-        return LoginRecord(login_id, h["claim_hash"], int(h["thing_id"]) if h["thing_id"] else None,
-                           h["mode"], h["status"], _opt(h.get("session_id")),
-                           _opt(h.get("error")), float(h["expires_at"]))
+        return _login(login_id, await self.redis.hgetall(f"{PREFIX}login:{login_id}"))
 
     async def transition_login(self, login_id: str, from_status: str, to_status: str, *,
-                               session_id: str | None = None, error: str | None = None) -> bool:
-        moved = await self._transition(keys=[f"{PREFIX}login:{login_id}"],
-                                       args=[from_status, to_status, session_id or "", error or ""])
-        return bool(moved)
+                               session_id: str | None = None,
+                               error: str | None = None) -> LoginRecord | None:
+        fields = await self._transition(keys=[f"{PREFIX}login:{login_id}"],
+                                        args=[from_status, to_status, session_id or "",
+                                              error or ""])
+        return _login(login_id, dict(zip(fields[::2], fields[1::2]))) if fields else None
+
+    async def complete_login(self, login_id: str, from_status: str, session_id: str,
+                             user_id: str, token: str, ttl: float) -> bool:
+        done = await self._complete(
+            keys=[f"{PREFIX}login:{login_id}", f"{PREFIX}session:{session_id}"],
+            args=[from_status, session_id, user_id, token, time.time() + ttl,
+                  max(1, int(ttl * 1000))])
+        return bool(done)
 
     # Sessions -----------------------------------------------------------------------------
 

@@ -9,14 +9,13 @@ import logging
 import time
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("thingapp.access")
 
 # Query parameters that would put a credential in a URL (and so in logs and Referer headers).
-CREDENTIAL_PARAMS = {"access_token", "session_token", "token", "claim"}
+CREDENTIAL_PARAMS = ("access_token", "session_token", "token", "claim")
 
 
 def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
@@ -39,25 +38,33 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, frame_ancestors: tuple[str, ...]) -> None:
         self.app = app
-        self.csp = content_security_policy(frame_ancestors)
+        # Built once: no response of the app sets these itself, so they are appended as they are.
+        self.static_headers = [
+            (b"content-security-policy", content_security_policy(frame_ancestors).encode()),
+            (b"referrer-policy", b"no-referrer"),
+            (b"x-content-type-options", b"nosniff"),
+        ]
+        self.headers = [*self.static_headers, (b"cache-control", b"no-store")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        static = scope["path"].startswith("/static/")
+        extra = self.static_headers if scope["path"].startswith("/static/") else self.headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["Content-Security-Policy"] = self.csp
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["X-Content-Type-Options"] = "nosniff"
-                if not static:
-                    headers["Cache-Control"] = "no-store"
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _carries_credential(query_string: bytes) -> bool:
+    # Most requests carry no such word at all: parse only when one might be there.
+    if not any(name.encode() in query_string for name in CREDENTIAL_PARAMS):
+        return False
+    return any(name in CREDENTIAL_PARAMS for name, _ in parse_qsl(query_string.decode("latin-1")))
 
 
 class AccessLog:
@@ -82,9 +89,8 @@ class AccessLog:
                 status = message["status"]
             await send(message)
 
-        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"))
         try:
-            if any(name in CREDENTIAL_PARAMS for name, _ in query):
+            if _carries_credential(scope.get("query_string", b"")):
                 response = JSONResponse(
                     {"error": "Credentials must not be sent in a URL. Send them in the "
                               "Authorization header or the request body."}, status_code=400)

@@ -16,7 +16,9 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -96,25 +98,27 @@ class SignIn:
 
     async def _consume(self, state: str) -> st.LoginRecord:
         login_id = self._login_id_from_state(state)
-        login = await self.store.get_login(login_id)
-        if login is None:
+        login = await self.store.transition_login(login_id, st.PENDING, st.CONSUMED)
+        if login is not None:
+            return login
+        if await self.store.get_login(login_id) is None:
             raise SignInError(400, "This sign-in has expired. Please connect again.", "expired")
-        if not await self.store.transition_login(login_id, st.PENDING, st.CONSUMED):
-            raise SignInError(409, "This sign-in was already used. Please connect again.",
-                              "used")
-        return login
+        raise SignInError(409, "This sign-in was already used. Please connect again.", "used")
 
-    async def complete(self, state: str, access_token: str) -> st.LoginRecord:
-        """The callback delivered a token for `state`: check it and make a session."""
+    async def complete(self, state: str, access_token: str,
+                       timing: dict[str, float] | None = None) -> st.LoginRecord:
+        """The callback delivered a token for `state`: check it and make a session.
+        `timing` receives how long Thingiverse took (ms, under "tokeninfo")."""
         login = await self._consume(state)
         try:
-            session_id = await self._session_for_token(access_token)
+            info, me = await self._verify(access_token, timing)
         except SignInError as exc:
             await self.store.transition_login(login.id, st.CONSUMED, st.FAILED,
                                               error=exc.message)
             raise
-        await self.store.transition_login(login.id, st.CONSUMED, st.COMPLETE,
-                                          session_id=session_id)
+        self.reads.remember_me(info.user_id, me)
+        await self.store.complete_login(login.id, st.CONSUMED, secrets.token_urlsafe(24),
+                                        info.user_id, access_token, self.settings.session_ttl)
         return login
 
     async def decline(self, state: str) -> st.LoginRecord:
@@ -124,26 +128,31 @@ class SignIn:
                                           error="You declined access.")
         return login
 
-    async def _session_for_token(self, access_token: str) -> str:
-        """Check a token with tokeninfo (exact audience) and store a session holding it.
-
-        Who the user is (for display) is asked beside tokeninfo, not after it, so signing in
-        costs one round trip; that answer is kept only once tokeninfo vouches for the token."""
+    async def _verify(self, access_token: str, timing: dict[str, float] | None = None
+                      ) -> tuple[TokenInfo, asyncio.Task[Any]]:
+        """Check a token with tokeninfo, requiring the exact audience. The user's /users/me is
+        asked beside it (not after it), so showing who is signed in adds no round trip; it is
+        handed on only once tokeninfo vouched for the token."""
         me = asyncio.create_task(self.thingiverse.get_me(access_token))
+        started = time.perf_counter()
         try:
             info = await self._tokeninfo(access_token)
+            if timing is not None:
+                timing["tokeninfo"] = (time.perf_counter() - started) * 1000
+            if not audience_matches(info, self.settings.client_id):
+                log.warning("refused a token issued to another app (audience %r)",
+                            info.audience)
+                raise SignInError(400, "This sign-in was issued to a different app, so it was "
+                                  "refused. Please connect again.", "wrong_audience")
         except SignInError:
             me.cancel()
             raise
-        if not audience_matches(info, self.settings.client_id):
-            me.cancel()
-            log.warning("refused a token issued to another app (audience %r)", info.audience)
-            raise SignInError(400, "This sign-in was issued to a different app, so it was "
-                              "refused. Please connect again.", "wrong_audience")
-        try:
-            await self.reads.remember_me(info.user_id, await me)
-        except ThingiverseError as exc:  # the name is read again when shown
-            log.info("users/me during sign-in failed: %s", exc)
+        return info, me
+
+    async def _session_for_token(self, access_token: str) -> str:
+        """A session for a verified token, outside any started login (the code launch)."""
+        info, me = await self._verify(access_token)
+        self.reads.remember_me(info.user_id, me)
         session_id = secrets.token_urlsafe(24)
         await self.store.create_session(session_id, info.user_id, access_token,
                                         self.settings.session_ttl)

@@ -111,13 +111,36 @@ class SQLiteStore:
         return LoginRecord(*row) if row else None
 
     async def transition_login(self, login_id: str, from_status: str, to_status: str, *,
-                               session_id: str | None = None, error: str | None = None) -> bool:
-        """Move a live login from one status to the next; False if it was not in `from_status`."""
-        cursor = await self._run(
+                               session_id: str | None = None,
+                               error: str | None = None) -> LoginRecord | None:
+        row = await self._one(
             "UPDATE logins SET status = ?, session_id = COALESCE(?, session_id),"
-            " error = COALESCE(?, error) WHERE id = ? AND status = ? AND expires_at > ?",
+            " error = COALESCE(?, error) WHERE id = ? AND status = ? AND expires_at > ?"
+            " RETURNING id, claim_hash, thing_id, mode, status, session_id, error, expires_at",
             (to_status, session_id, error, login_id, from_status, time.time()))
-        return cursor.rowcount == 1
+        return LoginRecord(*row) if row else None
+
+    async def complete_login(self, login_id: str, from_status: str, session_id: str,
+                             user_id: str, token: str, ttl: float) -> bool:
+        def run() -> bool:
+            now = time.time()
+            with self._lock:
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    moved = self._conn.execute(
+                        "UPDATE logins SET status = 'complete', session_id = ? WHERE id = ?"
+                        " AND status = ? AND expires_at > ?",
+                        (session_id, login_id, from_status, now)).rowcount == 1
+                    if moved:
+                        self._conn.execute("INSERT INTO sessions (id, user_id, token, expires_at)"
+                                           " VALUES (?, ?, ?, ?)",
+                                           (session_id, user_id, token, now + ttl))
+                    self._conn.execute("COMMIT")
+                    return moved
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+        return await anyio.to_thread.run_sync(run)
 
     # Sessions -----------------------------------------------------------------------------
 

@@ -76,9 +76,13 @@ class Store(Protocol):
 
     async def transition_login(self, login_id: str, from_status: str, to_status: str, *,
                                session_id: str | None = None,
-                               error: str | None = None) -> bool:
-        """Move a live login from one status to the next, atomically; False if it was not in
-        `from_status` (someone else got there first, or it expired)."""
+                               error: str | None = None) -> LoginRecord | None:
+        """Move a live login from one status to the next, atomically: the login as it now is,
+        or None if it was not in `from_status` (someone else got there first, or it expired)."""
+
+    async def complete_login(self, login_id: str, from_status: str, session_id: str,
+                             user_id: str, token: str, ttl: float) -> bool:
+        """Create the session and mark the login complete, both or neither, atomically."""
 
     async def create_session(self, session_id: str, user_id: str, token: str,
                              ttl: float) -> None: ...

@@ -32,6 +32,7 @@ class ThingiverseError(Exception):
         self.retry_after = retry_after  # seconds Thingiverse asked us to wait, when it said
 
 
+MAX_PAGES = 20  # of a list endpoint: 2,000 files at 100 a page
 RETRY_STATUSES = (420, 429, 502, 503, 504)
 RETRY_PAUSES = (0.5, 1.5)  # then give up: the user hears about it within ~2 s of waiting
 MAX_RETRY_WAIT = 2.0  # never sleep longer than this on one Retry-After
@@ -175,10 +176,27 @@ class ThingiverseClient:
         return thing
 
     async def get_thing_files(self, token: str, thing_id: int) -> list[dict[str, Any]]:
-        files = await self._get_json(token, f"/things/{thing_id}/files")
-        if not isinstance(files, list):
-            raise ThingiverseError(200, "the file list came back in an unexpected shape")
-        return [f for f in files if isinstance(f, dict)]
+        """Every file of a Thing, following the `Link: next` pages (at most MAX_PAGES)."""
+        files: list[dict[str, Any]] = []
+        url: str | None = f"{self.api_url}/things/{thing_id}/files?per_page=100"
+        for _ in range(MAX_PAGES):
+            if url is None:
+                break
+            self._check_api_url(url)
+            response = await self._send("GET", url, retry=True,
+                                        headers={"Authorization": f"Bearer {token}"})
+            if response.status_code != 200:
+                raise ThingiverseError(response.status_code, _error_message(response),
+                                       _retry_after(response))
+            try:
+                page = response.json()
+            except ValueError as exc:
+                raise ThingiverseError(200, "the answer was not JSON") from exc
+            if not isinstance(page, list):
+                raise ThingiverseError(200, "the file list came back in an unexpected shape")
+            files.extend(f for f in page if isinstance(f, dict))
+            url = response.links.get("next", {}).get("url")
+        return files
 
     async def get_me(self, token: str) -> dict[str, Any]:
         me = await self._get_json(token, "/users/me")

@@ -1,0 +1,332 @@
+"""The performance benchmark: `python -m benchmarks`.
+
+Runs the app and the sandbox as processes on loopback and prints one line per figure, each set
+against a baseline measured in the same run, with its target and PASS/FAIL. Not a test: CI times
+nothing. Needs `wrk` for the throughput figure (Debian: apt-get install wrk) and Chromium for the
+page figures (as the tests find it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from benchmarks.servers import CLIENT_ID, Pair, free_port, rss_mb, start_pair
+
+LATENCY_MS = 100
+UPSTREAM_READS = ("POST /login/oauth/tokeninfo", "GET /users/me", "GET /things/{id}",
+                  "GET /things/{id}/files")
+results: list[bool] = []
+
+
+def report(name: str, value: str, target: str, ok: bool) -> None:
+    results.append(ok)
+    print(f"{'PASS' if ok else 'FAIL'}  {name}: {value}  (target: {target})", flush=True)
+
+
+class Visitor:
+    """One user's HTTP view of a running pair."""
+
+    def __init__(self, pair: Pair) -> None:
+        self.pair = pair
+        self.app = httpx.Client(base_url=pair.app_url, timeout=60)
+        self.sandbox = httpx.Client(base_url=pair.sandbox_url, timeout=60)
+
+    def token(self, user_id: int) -> str:
+        return self.sandbox.post("/sandbox/tokens", json={"user_id": user_id,
+                                                          "client_id": CLIENT_ID}).json()["access_token"]
+
+    def new_thing(self, license: str = "cc-sa") -> int:
+        return int(self.sandbox.post("/things/", headers={"Authorization": f"Bearer {self.token(1003)}"},
+                                     json={"name": "Bench", "license": license,
+                                           "category": "Other"}).json()["id"])
+
+    def agreed(self, user_id: int, thing_id: int) -> tuple[dict, dict]:
+        """A started login and the fragment Thingiverse sends back after Agree."""
+        login = self.app.post("/api/logins", json={"thing_id": thing_id}).json()
+        query = {k: v[0] for k, v in parse_qs(urlsplit(login["authorize_url"]).query).items()}
+        r = self.sandbox.post("/login/oauth/authorize",
+                              data={**query, "user_id": str(user_id), "decision": "agree"})
+        return login, {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).fragment).items()}
+
+    def finish(self, login: dict, fragment: dict) -> str:
+        assert self.app.post("/api/callback", json=fragment).status_code == 200
+        return self.app.post(f"/api/logins/{login['login_id']}/claim",
+                             json={"claim": login["claim"]}).json()["session_token"]
+
+    def context(self, session: str, thing_id: int) -> dict:
+        r = self.app.get(f"/api/context?thing_id={thing_id}",
+                         headers={"Authorization": f"Bearer {session}"})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def upstream(self) -> list[str]:
+        return [f"{e['method']} {e['path']}" for e in self.sandbox.get("/sandbox/requests").json()
+                if not e["path"].startswith("/sandbox/")]
+
+    def fault_all(self, latency_ms: int) -> None:
+        self.sandbox.delete("/sandbox/faults")
+        for route in UPSTREAM_READS:
+            if latency_ms:
+                self.sandbox.post("/sandbox/faults", json={"route": route, "latency_ms": latency_ms})
+
+    def job(self, session: str, **body: object) -> dict:
+        headers = {"Authorization": f"Bearer {session}"}
+        job_id = self.app.post("/api/jobs", json={"tool": "scale", **body}, headers=headers).json()["job_id"]
+        while (view := self.app.get(f"/api/jobs/{job_id}", headers=headers).json())["status"] == "running":
+            time.sleep(0.05)
+        return view
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+# 1. Upstream calls on the critical path -----------------------------------------------------
+
+def sign_in_to_actions(v: Visitor, prefetch: bool) -> float:
+    thing_id = v.new_thing()
+    login, fragment = v.agreed(1002, thing_id)
+    if prefetch:  # the launch page prefetched while the user read Thingiverse's page
+        v.app.get(f"/?thing_id={thing_id}")
+        time.sleep(0.5)
+    started = time.perf_counter()
+    v.context(v.finish(login, fragment), thing_id)
+    return time.perf_counter() - started
+
+
+def critical_path(plain: Pair, with_app_token: Pair) -> None:
+    v, va = Visitor(plain), Visitor(with_app_token)
+    for visitor in (v, va):
+        visitor.fault_all(LATENCY_MS)
+    token = v.token(1002)
+    one_call = median_ms([_timed(lambda: v.sandbox.get("/things/2002", headers={
+        "Authorization": f"Bearer {token}"})) for _ in range(5)])
+    for name, visitor, calls, prefetch in (("sign-in to actions", v, 2, False),
+                                           ("sign-in to actions, app token", va, 1, True)):
+        ms = median_ms([sign_in_to_actions(visitor, prefetch) for _ in range(5)])
+        report(name, f"{ms:.0f} ms = {ms / one_call:.2f} x one upstream call ({one_call:.0f} ms)",
+               f"<= {calls} calls + 30 ms = {calls * one_call + 30:.0f} ms",
+               ms <= calls * one_call + 30)
+    thing_id = v.new_thing()
+    session = v.finish(*v.agreed(1002, thing_id))
+    v.context(session, thing_id)
+    before = len(v.upstream())
+    ms = _timed(lambda: v.context(session, thing_id)) * 1000
+    calls = len(v.upstream()) - before
+    report("repeat launch within a minute", f"{calls} upstream calls, {ms:.1f} ms "
+           f"= {ms / one_call:.2f} x one call", "0 calls (read from the cache)", calls == 0)
+    before = len(v.upstream())
+    v.app.get(f"/api/jobs?thing_id={thing_id}", headers={"Authorization": f"Bearer {session}"})
+    calls = len(v.upstream()) - before
+    report("authenticating with the app session", f"{calls} upstream calls", "0 calls", calls == 0)
+    for visitor in (v, va):
+        visitor.fault_all(0)
+
+
+def _timed(call) -> float:  # noqa: ANN001
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+# 2. API call budget per action ------------------------------------------------------------
+
+def call_budget(pair: Pair) -> None:
+    v = Visitor(pair)
+    cases = (("owner post", 1001, 2001, 3001, "post", None, 2),
+             ("remix", 1002, 2002, 3002, "remix",
+              {"name": "Bench remix", "license": "cc-sa", "category": "Other"}, 3),
+             ("download", 1002, 2003, 3005, "download", None, 0))
+    for name, user, thing, file_id, action, remix, budget in cases:
+        session = v.finish(*v.agreed(user, thing))
+        v.context(session, thing)  # what the page did before the click
+        before = len(v.upstream())
+        body = {"thing_id": thing, "file_id": file_id, "action": action,
+                "options": {"mode": "percent", "value": "110", "output": "stl"}}
+        if remix:
+            body["remix"] = remix
+        assert v.job(session, **body)["status"] == "done"
+        calls = v.upstream()[before:]
+        api = [c for c in calls if "/storage" not in c]
+        shown = ", ".join(re.sub(r"/\d+", "/N", c) for c in calls)
+        report(f"API calls for {name}", f"{len(api)} API + {len(calls) - len(api)} storage "
+               f"[{shown}]", f"<= {budget} API calls, no repeated reads, no users/me",
+               len(api) <= budget and not any("users/me" in c for c in calls))
+
+
+# 3. Server overhead -----------------------------------------------------------------------
+
+def wrk_rps(url: str, seconds: int = 5) -> float:
+    out = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s", url], capture_output=True,
+                         text=True, check=True).stdout
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def server_overhead(pair: Pair) -> None:
+    launch = f"{pair.app_url}/?thing_id=2001"
+    size = len(httpx.get(launch).content)
+    if shutil.which("wrk") is None:
+        report("launch page throughput", "wrk is not installed", ">= 0.8 x bare page", False)
+    else:
+        port = free_port()
+        bare = subprocess.Popen([sys.executable, "-m", "benchmarks.bare", "--port", str(port),
+                                 "--size", str(size)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/")
+            bare_size = len(httpx.get(f"http://127.0.0.1:{port}/").content)
+            wrk_rps(launch, 1), wrk_rps(f"http://127.0.0.1:{port}/", 1)  # warm both
+            app_rps, bare_rps = wrk_rps(launch), wrk_rps(f"http://127.0.0.1:{port}/")
+        finally:
+            bare.terminate()
+            bare.wait()
+        report("launch page throughput", f"{app_rps:.0f} req/s = {app_rps / bare_rps:.2f} x bare "
+               f"Starlette + Jinja ({bare_rps:.0f} req/s; {size} vs {bare_size} bytes)",
+               ">= 0.80 x", app_rps >= 0.8 * bare_rps)
+    v = Visitor(pair)
+    latency, own, tokeninfo, alone = [], [], [], []
+    for _ in range(100):
+        login, fragment = v.agreed(1001, 2001)
+        started = time.perf_counter()
+        r = v.app.post("/api/callback", json=fragment)
+        latency.append((time.perf_counter() - started) * 1000)
+        timings = dict(re.findall(r"(\w+);dur=([\d.]+)", r.headers["server-timing"]))
+        own.append(float(timings["app"]))
+        tokeninfo.append(float(timings["tokeninfo"]))
+        token = v.token(1001)
+        alone.append(_timed(lambda: v.sandbox.post("/login/oauth/tokeninfo",
+                                                   data={"access_token": token})) * 1000)
+    p50 = statistics.median
+    report("the app's own time in the session endpoint",
+           f"{p50(own):.2f} ms at p50 = {p50(own) / p50(alone):.2f} x one tokeninfo call "
+           f"({p50(alone):.2f} ms alone; as the app waited: {p50(tokeninfo):.2f} ms; "
+           f"latency {p50(latency):.2f} ms, by the Server-Timing header)", "< 3 ms",
+           p50(own) < 3)
+
+
+def _wait_http(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(url)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+# 4. Page weight ---------------------------------------------------------------------------
+
+def page_weight(pair: Pair) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from live import launch_chromium  # the tests' way of finding a Chromium
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        page = browser.new_page()
+        loaded: set[str] = set()
+
+        def seen(request) -> None:  # noqa: ANN001
+            if request.frame.url.startswith(pair.app_url) or request.url.startswith(pair.app_url):
+                loaded.add(request.url)
+        page.on("request", seen)
+        timings = []
+        for _ in range(5):
+            page.goto(f"{pair.sandbox_url}/thing:2001")
+            frame = page.frame_locator("iframe[title='Thing app']")
+            frame.get_by_role("button", name="Connect Thingiverse").wait_for()
+            app = page.frames[1]
+            timings.append(app.evaluate("""() => {
+                const nav = performance.getEntriesByType('navigation')[0];
+                const ready = performance.getEntriesByName('thingapp-interactive')[0];
+                return [ready.startTime, nav.responseEnd]; }"""))
+        browser.close()
+    origins = {"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in loaded}
+    sizes = {urlsplit(url).path: len(httpx.get(url).content) for url in loaded}
+    total = sum(sizes.values())
+    listed = ", ".join(f"{path} {size / 1024:.1f}" for path, size in sorted(sizes.items()))
+    report("launch page weight", f"{total / 1024:.1f} KB uncompressed [{listed}]", "< 40 KB",
+           total < 40 * 1024)
+    report("origins the launch page talks to", ", ".join(sorted(origins)),
+           "only the app's own", origins == {pair.app_url})
+    ready = statistics.median(t[0] for t in timings)
+    html = statistics.median(t[1] for t in timings)
+    report("interactive in the iframe", f"{ready:.0f} ms after navigation start ({html:.0f} ms "
+           f"of it until the HTML arrived)", "< 300 ms", ready < 300)
+
+
+# 5. Large files ---------------------------------------------------------------------------
+
+def large_files() -> None:
+    import trimesh
+
+    from thingapp.scale_tool import ScaleTool
+    from thingapp.tools import SourceFile
+    work = Path(tempfile.mkdtemp(prefix="thingapp-big-"))
+    source = work / "sphere.stl"
+    sphere = trimesh.creation.icosphere(subdivisions=8, radius=50)
+    sphere.export(str(source))
+    tool, options = ScaleTool(), ScaleTool().parse_options({"mode": "percent", "value": "150",
+                                                             "output": "stl"})
+
+    def bare() -> None:
+        mesh = trimesh.load(str(source))
+        mesh.apply_scale(1.5)
+        mesh.export(str(work / "bare.stl"))
+
+    def ours() -> None:
+        tool.run(SourceFile(source, "sphere.stl", {}), options, work)
+    bare_s, ours_s = [], []
+    for _ in range(3):
+        bare_s.append(_timed(bare))
+        ours_s.append(_timed(ours))
+    b, o = statistics.median(bare_s), statistics.median(ours_s)
+    report(f"tool on a {len(sphere.faces):,}-triangle STL", f"{o:.2f} s = {o / b:.2f} x bare "
+           f"trimesh load, scale, export ({b:.2f} s)", "<= 1.5 x", o <= 1.5 * b)
+
+    pair = start_pair(app_command=(sys.executable, "-m", "benchmarks.big_app",
+                                   "--megabytes", "200"))
+    try:
+        v = Visitor(pair)
+        session = v.finish(*v.agreed(1001, 2001))
+        v.context(session, 2001)
+        idle_peak = rss_mb(pair.app.pid, "VmHWM")
+        view = v.job(session, thing_id=2001, file_id=3001, action="post", options={})
+        after_peak = rss_mb(pair.app.pid, "VmHWM")
+    finally:
+        pair.stop()
+    rise = after_peak - idle_peak
+    report("posting a 200 MB file", f"peak memory {idle_peak:.0f} -> {after_peak:.0f} MB "
+           f"(+{rise:.0f} MB over idle; job {view['status']})", "< +50 MB",
+           rise < 50 and view["status"] == "done")
+
+
+def main() -> None:
+    plain = start_pair()
+    with_app_token = start_pair(app_token_user=1003)
+    try:
+        critical_path(plain, with_app_token)
+        call_budget(plain)
+        server_overhead(plain)
+        page_weight(plain)
+    finally:
+        plain.stop()
+        with_app_token.stop()
+    large_files()
+    print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
+
+
+if __name__ == "__main__":
+    main()
