@@ -5,7 +5,7 @@
 // where the browser allows it (then reloading the Thing page keeps you signed in). The
 // Thingiverse token never reaches this page: it stays on the app's server.
 
-import {setUpMaker} from './make.js';
+import {setUpMaker, stopMaker} from './make.js';
 
 const root = document.getElementById('launch');
 const statusLine = document.getElementById('status');
@@ -40,11 +40,21 @@ function keepSession(token) {
   if (token) storage.setItem(SESSION_KEY, token); else storage.removeItem(SESSION_KEY);
 }
 
+// Only inside Thingiverse's frame (frame-ancestors admits no other parent) may a login be
+// resumed: at top level, another site could have set window.name, or a ?code=, to sign the
+// visitor into the attacker's account.
+const framed = window !== window.top;
+
 function takePendingLogin() {
   if (!window.name.startsWith(PENDING_PREFIX)) return null;
-  const pending = JSON.parse(window.name.slice(PENDING_PREFIX.length));
+  const text = window.name.slice(PENDING_PREFIX.length);
   window.name = '';
-  return pending;
+  if (!framed) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 function show(view) {
@@ -108,14 +118,24 @@ async function startLogin(mode) {
 }
 
 // When the popup can't tell us (its opener link was cut), we ask the server now and then.
-function schedulePoll(startedAt) {
+// A popup closed without an answer ends the wait after a grace period (a window whose opener
+// link was cut can look closed while the user is still in it).
+const CLOSED_GRACE_MS = 5000;
+
+function schedulePoll(startedAt, closedAt = null) {
   stopPolling();
   pollTimer = setTimeout(async () => {
     if (Date.now() - startedAt > POLL_LIMIT_MS) {
       offerConnect('The sign-in took too long.', true, 'Try again');
       return;
     }
-    if (await claim() === 'pending') schedulePoll(startedAt);
+    if (await claim() !== 'pending') return;
+    const closed = popup && popup.closed ? (closedAt ?? Date.now()) : null;
+    if (closed && Date.now() - closed > CLOSED_GRACE_MS) {
+      offerConnect('The Thingiverse window was closed before you agreed.', true, 'Try again');
+      return;
+    }
+    schedulePoll(startedAt, closed);
   }, POLL_MS);
 }
 
@@ -186,6 +206,7 @@ document.getElementById('restart').addEventListener('click', () => {
 });
 
 document.getElementById('sign-out').addEventListener('click', async () => {
+  stopMaker();
   if (sessionToken) await call('POST', '/api/logout');
   keepSession(null);
   offerConnect('You are signed out.');
@@ -198,7 +219,7 @@ window.addEventListener('message', (event) => {
 });
 
 function resume() {
-  if (root.dataset.loginId) { // launched with ?code=: the server already signed us in
+  if (root.dataset.loginId && framed) { // launched with ?code=: the server already signed us in
     login = {login_id: root.dataset.loginId, claim: root.dataset.claim};
     history.replaceState(null, '', `${location.pathname}?thing_id=${thingId}`);
     show('waiting');

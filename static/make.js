@@ -2,6 +2,7 @@
 // Progress is polled with fetch, because EventSource can't send the Authorization header.
 
 const POLL_MS = 400;
+const POLL_MAX_MS = 5000; // when the app or the network hiccups, ask less and less often
 const SUBMIT_LABELS = {
   post: 'Make the file and post it to this Thing',
   remix: 'Make the file and post a remix',
@@ -70,8 +71,11 @@ $('actions').addEventListener('change', actionChanged);
 const modeLabels = {percent: 'Scale (%)', target: 'Largest side (mm)', inch: 'Scale'};
 form.addEventListener('change', (event) => {
   if (event.target.name !== 'mode') return;
+  const inch = event.target.value === 'inch';
   $('scale-value-label').textContent = modeLabels[event.target.value];
-  $('scale-value').disabled = event.target.value === 'inch';
+  $('scale-value').disabled = inch;
+  $('scale-value').hidden = inch; // x25.4 needs no number
+  $('scale-value-label').hidden = inch;
 });
 
 function toolOptions(fieldset) {
@@ -108,7 +112,10 @@ form.addEventListener('submit', async (event) => {
 });
 
 $('again').addEventListener('click', () => {
-  document.querySelectorAll('a.download').forEach((link) => link.remove());
+  document.querySelectorAll('a.download').forEach((link) => {
+    URL.revokeObjectURL(link.href);
+    link.remove();
+  });
   job.hidden = true;
   form.hidden = false;
 });
@@ -138,9 +145,23 @@ function render(view) {
   $('again').hidden = view.status === 'running';
 }
 
-async function follow(jobId) {
+// Stop following a job (signing out): the job itself goes on on the server.
+export function stopMaker() {
+  clearTimeout(pollTimer);
+}
+
+async function follow(jobId, wait = POLL_MS) {
   clearTimeout(pollTimer);
   const r = await current.call('GET', `/api/jobs/${encodeURIComponent(jobId)}`);
+  if (r.status === 0 || r.status === 429 || r.status >= 500) { // a blip: the job goes on
+    $('job-message').textContent = 'Checking on the job again…';
+    pollTimer = setTimeout(() => follow(jobId, Math.min(wait * 2, POLL_MAX_MS)), wait);
+    return;
+  }
+  if (r.status === 401) {
+    location.reload(); // the session ended: the page offers Connect again
+    return;
+  }
   if (r.status !== 200) {
     render({status: 'failed', message: r.body.error || 'The job was lost.'});
     return;
@@ -159,6 +180,10 @@ async function download(jobId, name) {
     render({status: 'failed', message: 'The file could not be downloaded. Make it again.'});
     return;
   }
+  document.querySelectorAll('a.download').forEach((old) => {
+    URL.revokeObjectURL(old.href);
+    old.remove();
+  });
   const link = document.createElement('a');
   link.href = URL.createObjectURL(blob.body);
   link.download = name;

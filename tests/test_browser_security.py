@@ -48,3 +48,37 @@ def test_thing_names_carrying_markup_render_as_text(demo, page):
     assert page.frames[1].evaluate("window.pwned") is None
     assert page.evaluate("window.pwned") is None
     assert dialogs == []
+
+
+def test_a_login_planted_in_window_name_is_not_taken_at_top_level(demo, page):
+    """Login CSRF: another site completes a login with its own account, opens the app with the
+    claim in window.name (or a ?code=), hoping the visitor ends up signed in as the attacker."""
+    login = httpx.post(f"{demo.app_url}/api/logins", json={"thing_id": 2001, "mode": "frame"}).json()
+    state = login["authorize_url"].split("state=")[1]
+    token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens",
+                       json={"user_id": 1003, "client_id": "thingapp-demo"}).json()["access_token"]
+    assert httpx.post(f"{demo.app_url}/api/callback",
+                      json={"state": state, "access_token": token}).status_code == 200
+    planted = 'thingapp.pending:{"login_id": "%s", "claim": "%s", "thing_id": 2001}' % (
+        login["login_id"], login["claim"])
+    page.goto(f"{demo.sandbox_url}/")  # "another site"
+    page.evaluate("name => { window.name = name; }", planted)
+    page.goto(f"{demo.app_url}/?thing_id=2001")
+    expect(page.get_by_role("button", name="Connect Thingiverse")).to_be_visible()
+    expect(page.locator("#user-name")).to_have_text("")
+    assert page.evaluate("window.name") == ""
+    claim = httpx.post(f"{demo.app_url}/api/logins/{login['login_id']}/claim",
+                       json={"claim": login["claim"]})
+    assert claim.status_code == 200  # the planted login was never taken by the visitor
+
+
+def test_a_closed_sign_in_window_ends_the_wait(demo, page):
+    page.goto(f"{demo.sandbox_url}/thing:2001")
+    frame = app_frame(page)
+    with page.expect_popup() as popup_info:
+        frame.get_by_role("button", name="Connect Thingiverse").click()
+    popup_info.value.wait_for_url("**/login/oauth/authorize**")
+    popup_info.value.close()
+    expect(frame.locator("#status")).to_have_text(
+        "The Thingiverse window was closed before you agreed.", timeout=15_000)
+    expect(frame.get_by_role("button", name="Try again")).to_be_visible()

@@ -328,3 +328,15 @@ def test_an_app_token_prefetches_the_thing_at_launch(tmp_path):
         assert body["reason"] == "The licence allows derivatives."
         assert sandbox_gets(w, "/things/2002") == 1  # the prefetch's read served the user
         assert sandbox_gets(w, "/things/2002/files") == 1
+
+
+def test_a_prefetch_that_found_nothing_is_not_tried_again(tmp_path):
+    probe = World(tmp_path / "probe")
+    with probe.sandbox:
+        app_token = probe.mint_token(OTHER_CREATOR)
+    w = World(tmp_path, sandbox_app=probe.sandbox_app, app_token=app_token)
+    with w.client, w.sandbox:
+        for _ in range(3):
+            assert w.client.get("/?thing_id=987654").status_code == 200
+        time.sleep(0.3)
+        assert sandbox_gets(w, "/things/987654") == 1

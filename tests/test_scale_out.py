@@ -44,13 +44,14 @@ def authorize(sandbox: Server, authorize_url: str, user_id: int) -> dict[str, st
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, redis_url: str):
-    """Two app instances sharing Redis behind a round-robin proxy; the callback is pinned to the
-    first instance and the claim to the second, so the sign-in always crosses instances."""
+def cluster(tmp_path: Path, store_url: str):
+    """Two app instances sharing one store (Redis, or one SQLite file as two worker processes on
+    a machine do) behind a round-robin proxy; the callback is pinned to the first instance and
+    the claim to the second, so the sign-in always crosses instances."""
     proxy_port = free_port()
     public = f"http://127.0.0.1:{proxy_port}"
     sandbox = start_sandbox(tmp_path, public)
-    env = app_env(public, sandbox.url, redis_url)
+    env = app_env(public, sandbox.url, store_url)
     apps = [start_app(tmp_path, "app-a", env), start_app(tmp_path, "app-b", env)]
     proxy = RoundRobinProxy([a.url for a in apps],
                             pin=lambda path: 0 if path == "/api/callback" else
@@ -64,7 +65,7 @@ def cluster(tmp_path: Path, redis_url: str):
 
 
 @pytest.mark.e2e
-def test_sign_in_completes_across_two_instances_sharing_redis(cluster, page):
+def test_sign_in_completes_across_two_instances_sharing_a_store(cluster, page):
     proxy, apps, sandbox = cluster
     frame = sign_in_with_popup(page, sandbox.url, 2001, "mara_makes")
     expect(frame.locator("#reason")).to_have_text("You own this Thing.")
@@ -116,6 +117,31 @@ def test_a_session_outlives_an_app_restart_on_the_same_sqlite_file(tmp_path):
                       headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200, r.text
         assert r.json()["reason"] == "You own this Thing."
+    finally:
+        app.stop()
+        sandbox.stop()
+
+
+def test_serve_with_several_workers_shares_one_sqlite_file(tmp_path):
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    sandbox = start_sandbox(tmp_path, public)
+    env = app_env(public, sandbox.url, f"sqlite:///{tmp_path / 'app.sqlite3'}")
+    app = start_server(["serve", "--port", str(port), "--workers", "2"], port,
+                       tmp_path / "app.log", env)
+    try:
+        tokens = []
+        for _ in range(6):  # consecutive requests land on either worker
+            login = httpx.post(f"{app.url}/api/logins", json={"thing_id": 2001}).json()
+            httpx.post(f"{app.url}/api/callback",
+                       json=authorize(sandbox, login["authorize_url"], 1001)).raise_for_status()
+            tokens.append(httpx.post(f"{app.url}/api/logins/{login['login_id']}/claim",
+                                     json={"claim": login["claim"]}).json()["session_token"])
+        for token in tokens:
+            r = httpx.get(f"{app.url}/api/context?thing_id=2001",
+                          headers={"Authorization": f"Bearer {token}"})
+            assert r.status_code == 200 and r.json()["reason"] == "You own this Thing."
+        assert app.log().count("Started server process") >= 2
     finally:
         app.stop()
         sandbox.stop()

@@ -289,6 +289,8 @@ def test_a_token_in_a_query_string_is_refused_and_not_logged(world, caplog):
     caplog.set_level(logging.INFO)
     r = world.client.get("/api/context?thing_id=2001&access_token=tok-in-url-123")
     assert r.status_code == 400 and "must not be sent in a URL" in r.json()["error"]
+    assert "frame-ancestors" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
     assert "GET /api/context 400" in server_log(caplog)
     assert "tok-in-url-123" not in server_log(caplog)
 
@@ -338,6 +340,9 @@ def test_an_unexpected_error_is_a_sentence_not_a_traceback(tmp_path):
         r = c.get("/api/boom")
     assert r.status_code == 500
     assert r.json() == {"error": "Something went wrong on our side. Please try again."}
+    assert "frame-ancestors http://localhost:8800" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["referrer-policy"] == "no-referrer"
 
 
 def test_the_callback_reports_upstream_and_own_time_apart(world):

@@ -299,3 +299,23 @@ def test_file_lists_follow_the_next_links_within_the_api():
                               headers={"Link": links} if links else {})
     files = run(client_answering(well_behaved).get_thing_files("t", 5))
     assert [f["id"] for f in files] == [1, 2]
+
+
+def test_only_a_finalize_address_gets_the_token():
+    seen = []
+    c = client_answering(lambda r: seen.append(r) or httpx.Response(200, json={"id": 1}))
+    for address in ("https://api.tv.test/things/5", "https://api.tv.test/users/me",
+                    "https://api.tv.test/files/12/finalize/../../things/5"):
+        with pytest.raises(ThingiverseError, match="not a finalize address"):
+            run(c.finalize_upload("tok", address))
+    assert seen == []
+    assert run(c.finalize_upload("tok", "https://api.tv.test/files/12/finalize")) == {"id": 1}
+
+
+def test_a_download_that_cannot_connect_is_a_thingiverse_error(tmp_path):
+    def refused(request):
+        raise httpx.ConnectError("refused", request=request)
+    with pytest.raises(ThingiverseError, match="the download failed") as caught:
+        run(client_answering(refused).download_file(
+            "tok", {"direct_url": "https://cdn.test/x.stl"}, tmp_path / "x", 1000))
+    assert caught.value.status == 0

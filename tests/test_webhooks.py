@@ -142,3 +142,21 @@ def test_the_operator_lists_events_newest_first(tmp_path):
     assert len(lines) == 2
     assert "refund_requested" in lines[0] and "status refund_requested" in lines[0]
     assert "order_created" in lines[1] and "order 5501" in lines[1] and "amount 14.53" in lines[1]
+
+
+def test_the_webhook_secret_never_reaches_the_logs(hooked, caplog):
+    import logging
+    caplog.set_level(logging.INFO)
+    w, _ = hooked
+    post(w, {"event": "order_created", "order": order()})
+    post(w, None, raw=b"{broken")
+    assert "POST /webhooks/… 200" in caplog.text and "POST /webhooks/… 400" in caplog.text
+    assert SECRET not in "\n".join(r.getMessage() for r in caplog.records
+                                   if not r.name.startswith("httpx2"))
+
+
+def test_a_utf16_or_deeply_nested_webhook_body_is_a_400(hooked):
+    w, _ = hooked
+    for raw in ('{"event": "ping"}'.encode("utf-16"), b"[" * 5000 + b"]" * 5000):
+        r = post(w, None, raw=raw)
+        assert r.status_code == 400 and r.json()["error"] == "The body is not valid JSON."

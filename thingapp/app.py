@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import shutil
@@ -24,10 +25,10 @@ from thingapp import api, pages
 from thingapp.jobs import Jobs
 from thingapp.reads import CachedReads
 from thingapp.scale_tool import ScaleTool
-from thingapp.security import AccessLog, SecurityHeaders
+from thingapp.security import AccessLog, ErrorsAsSentences, SecurityHeaders
 from thingapp.settings import Settings
 from thingapp.signin import SignIn, SignInError
-from thingapp.store import open_store
+from thingapp.store import Store, open_store
 from thingapp.thingiverse import ThingiverseClient
 from thingapp.tools import Tool
 from thingapp.webhooks import WebhookHook
@@ -59,13 +60,17 @@ async def _upstream_failed(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.message}, status_code=exc.status)
 
 
-async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
-    message = "Something went wrong on our side. Please try again."
-    if _wants_json(request):
-        return JSONResponse({"error": message}, status_code=500)
-    return request.app.state.templates.TemplateResponse(
-        request, "error.html", {"message": message}, status_code=500)
+SWEEP_EVERY = 600.0  # seconds between sweeps of expired rows (Redis expires keys by itself)
+
+
+async def _sweep_every(store: Store, jobs: Jobs, seconds: float) -> None:
+    while True:
+        try:
+            await store.sweep()
+            jobs.sweep_files()
+        except Exception:  # a locked or unreachable store: try again next time
+            log.exception("sweeping expired rows failed")
+        await asyncio.sleep(seconds)
 
 
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
@@ -100,11 +105,13 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                                   thingiverse_url=settings.thingiverse_url,
                                   max_file_bytes=settings.max_file_mb * 1024 * 1024,
                                   stale_after=settings.job_stale_after)
-            await store.sweep()
+            sweeper = asyncio.create_task(_sweep_every(store, app.state.jobs, SWEEP_EVERY))
             try:
                 yield
             finally:
+                sweeper.cancel()
                 await app.state.jobs.stop()
+                await reads.stop()
                 await store.close()
                 if own_workdir:
                     shutil.rmtree(workdir, ignore_errors=True)
@@ -126,10 +133,11 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog),
-                    Middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)],
+        # Outermost first: every answer, errors included, gets the security headers.
+        middleware=[Middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors),
+                    Middleware(AccessLog), Middleware(ErrorsAsSentences)],
         exception_handlers={HTTPException: _http_error, SignInError: _signin_error,
-                            api.UpstreamFailed: _upstream_failed, Exception: _server_error},
+                            api.UpstreamFailed: _upstream_failed},
         lifespan=lifespan,
     )
     env = Environment(loader=FileSystemLoader(ROOT / "templates"),

@@ -45,8 +45,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print("thingapp can't start:", *exc.problems, sep="\n  ", file=sys.stderr)
         return 2
+    if args.workers > 1:  # each worker process builds its own app from the same environment
+        uvicorn.run("thingapp.cli:app_from_environment", factory=True, host=args.host,
+                    port=args.port, workers=args.workers, access_log=False, log_config=None,
+                    proxy_headers=True, forwarded_allow_ips="*")
+        return 0
     _serve(app, args.host, args.port).run()
     return 0
+
+
+def app_from_environment() -> object:
+    """The app factory uvicorn's worker processes call (`thingapp serve --workers N`)."""
+    _configure_logging()
+    return create_app(Settings.from_env(os.environ))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -164,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the app with settings from the environment")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+                       help="worker processes sharing the store (default $WEB_CONCURRENCY or 1)")
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check", help="say what is wrong with the environment's settings")

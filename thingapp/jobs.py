@@ -31,6 +31,7 @@ from thingapp.tools import ProducedFile, SourceFile, Tool, ToolInputError
 log = logging.getLogger("thingapp.jobs")
 
 JOB_TTL = 24 * 3600
+JOB_TIME_LIMIT = 30 * 60  # a job still busy after this (a trickling transfer) is stopped
 STALE_AFTER = 30.0  # a running job silent this long lost its process (it writes 6x as often)
 PROGRESS_EVERY = 0.25
 UPLOAD_ATTEMPTS = 3
@@ -160,35 +161,47 @@ class Jobs:
         ticker = asyncio.create_task(progress.tick())
         folder = self.workdir / job_id
         keep_folder = False
+        final: dict[str, Any]
         try:
-            produced = await self._produce(folder, token, request, progress)
-            if request.action is Action.POST_TO_THING:
-                result = await self._post_to_thing(user_id, token, request, produced, progress)
-            elif request.action is Action.REMIX:
-                result = await self._post_remix(token, request, produced, progress)
-            else:
-                result = {"download": produced.name,
-                          "summary": f"{produced.name} is ready. {produced.summary}"}
-                keep_folder = True
-            ticker.cancel()
-            await self.store.update_job(job_id, step="done", status="done", percent=100,
-                                        message=result["summary"], result=json.dumps(result))
+            async with asyncio.timeout(JOB_TIME_LIMIT):
+                produced = await self._produce(folder, token, request, progress)
+                if request.action is Action.POST_TO_THING:
+                    result = await self._post_to_thing(user_id, token, request, produced,
+                                                       progress)
+                elif request.action is Action.REMIX:
+                    result = await self._post_remix(token, request, produced, progress)
+                else:
+                    result = {"download": produced.name,
+                              "summary": f"{produced.name} is ready. {produced.summary}"}
+                    keep_folder = True
+            final = {"step": "done", "status": "done", "percent": 100,
+                     "message": result["summary"], "result": json.dumps(result)}
         except (JobFailed, ToolInputError) as exc:
-            await self._fail(job_id, ticker, str(exc))
+            final = _failed(str(exc))
+        except TimeoutError:
+            final = _failed(f"The job took longer than {JOB_TIME_LIMIT // 60} minutes and was "
+                            "stopped. Please try again.")
         except ThingiverseError as exc:
             log.info("job %s: Thingiverse failed: %s", job_id, exc)
-            await self._fail(job_id, ticker, job_failure_sentence(exc))
+            final = _failed(job_failure_sentence(exc))
         except Exception:
             log.exception("job %s failed", job_id)
-            await self._fail(job_id, ticker, "Something went wrong on our side. Please try again.")
+            final = _failed("Something went wrong on our side. Please try again.")
         finally:
+            # The ticker must be gone before the last word, or a late progress write of its
+            # could land after it and make a finished job read as running.
             ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
             if not keep_folder:
                 shutil.rmtree(folder, ignore_errors=True)
+        await self.store.update_job(job_id, **final)
 
-    async def _fail(self, job_id: str, ticker: asyncio.Task[None], message: str) -> None:
-        ticker.cancel()
-        await self.store.update_job(job_id, step="failed", status="failed", message=message)
+    def sweep_files(self) -> None:
+        """Remove job folders older than a job's life (download results nobody fetched)."""
+        cutoff = time.time() - JOB_TTL
+        for folder in self.workdir.iterdir() if self.workdir.is_dir() else ():
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
 
     async def _produce(self, folder: Path, token: str, request: JobRequest,
                        progress: _Progress) -> ProducedFile:
@@ -204,8 +217,11 @@ class Jobs:
                             f"{exc.limit // (1024 * 1024)} MB this app accepts.") from exc
         await progress.set("make", f"Making the file with {request.tool.label}…")
         source = SourceFile(source_path, source_name, request.thing)
-        produced = await anyio.to_thread.run_sync(request.tool.run, source, request.options,
-                                                  folder / "out")
+        try:
+            produced = await anyio.to_thread.run_sync(request.tool.run, source,
+                                                      request.options, folder / "out")
+        finally:
+            source_path.unlink(missing_ok=True)  # only what the job made is kept
         if not produced:
             raise JobFailed("The tool made no file.")
         return produced[0]
@@ -296,6 +312,10 @@ class Jobs:
                             "posted.") from cause
         raise JobFailed(f"{reason} The half-made remix could not be removed: please delete it "
                         f"on Thingiverse: {url}") from cause
+
+
+def _failed(message: str) -> dict[str, Any]:
+    return {"step": "failed", "status": "failed", "message": message}
 
 
 def remix_description(parent: Mapping[str, Any], produced: ProducedFile,

@@ -33,16 +33,20 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def parse_json(raw: bytes) -> Any:
+    """UTF-8 JSON (as RFC 8259 requires), or a BadRequest; never a 500, however deep it nests."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise BadRequest("The request body is not valid JSON.") from exc
+
+
 async def read_json(request: Request, fields: dict[str, type], required: set[str]) -> dict[str, Any]:
     """The body as a dict holding only `fields`, each of its type, `required` ones present."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise BadRequest("Send a JSON body with Content-Type: application/json.", 415)
-    raw = await read_limited(request, MAX_JSON_BODY)
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("The request body is not valid JSON.") from exc
+    body = parse_json(await read_limited(request, MAX_JSON_BODY))
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object.")
     unknown = sorted(set(body) - set(fields))

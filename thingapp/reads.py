@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from thingapp.thingiverse import ThingiverseClient, ThingiverseError
 log = logging.getLogger("thingapp.reads")
 
 READ_TTL = 60.0  # seconds: long enough for repeat launches, short enough to follow changes
+PREFETCH_BUDGET = 60  # app-token prefetches per minute and process: anyone can open a launch
+# page, and the app token's 300 requests per 5 minutes are the operator's
 
 
 class CachedReads:
@@ -33,6 +36,7 @@ class CachedReads:
         # Reads already under way in this process, by cache key: an optimisation only (another
         # instance reads again), so nothing another instance needs lives here.
         self._in_flight: dict[str, asyncio.Task[Any]] = {}
+        self._prefetch_window = (0.0, 0)  # (minute started, prefetches in it)
 
     async def _read(self, keys: tuple[str, ...], fetch: Callable[[], Awaitable[Any]]) -> Any:
         """The first cached value under `keys`, else fetch and cache under the first key."""
@@ -87,15 +91,32 @@ class CachedReads:
         await self.store.cache_delete(f"files:public:{thing_id}")
 
     def prefetch(self, thing_id: int) -> None:
-        """Start reading a Thing with the app token, without waiting (no-op without one)."""
-        if self.app_token:
-            task = asyncio.create_task(self._prefetch(thing_id))
-            self._prefetching.add(task)
-            task.add_done_callback(self._prefetching.discard)
+        """Start reading a Thing with the app token, without waiting (no-op without one, and
+        past PREFETCH_BUDGET a minute)."""
+        if not self.app_token:
+            return
+        started, count = self._prefetch_window
+        now = time.monotonic()
+        if now - started > 60:
+            started, count = now, 0
+        if count >= PREFETCH_BUDGET:
+            return
+        self._prefetch_window = (started, count + 1)
+        task = asyncio.create_task(self._prefetch(thing_id))
+        self._prefetching.add(task)
+        task.add_done_callback(self._prefetching.discard)
+
+    async def stop(self) -> None:
+        """At shutdown: stop the reads still under way in the background."""
+        for task in list(self._prefetching):
+            task.cancel()
+        await asyncio.gather(*self._prefetching, return_exceptions=True)
 
     async def _prefetch(self, thing_id: int) -> None:
-        if await self.store.cache_get(f"files:public:{thing_id}") is not None:
+        marker = f"prefetched:{thing_id}"  # tried lately, found or not: don't ask again
+        if await self.store.cache_get(marker) is not None:
             return
+        await self.store.cache_set(marker, "1", self.ttl)
         try:
             thing, files = await asyncio.gather(
                 self.thingiverse.get_thing(self.app_token, thing_id),

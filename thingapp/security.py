@@ -9,10 +9,17 @@ import logging
 import time
 from urllib.parse import parse_qsl
 
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_log = logging.getLogger("thingapp.access")
+error_log = logging.getLogger("thingapp")
+
+SERVER_ERROR = "Something went wrong on our side. Please try again."
+SERVER_ERROR_PAGE = ('<!doctype html><html lang="en"><head><meta charset="utf-8">'
+                     '<title>Thing app</title><link rel="stylesheet" href="/static/app.css">'
+                     f'</head><body><main class="app"><p class="error">{SERVER_ERROR}</p>'
+                     '</main></body></html>')
 
 # Query parameters that would put a credential in a URL (and so in logs and Referer headers).
 CREDENTIAL_PARAMS = ("access_token", "session_token", "token", "claim")
@@ -98,5 +105,43 @@ class AccessLog:
             else:
                 await self.app(scope, receive, record_status)
         finally:
-            access_log.info("%s %s %d %.1fms", scope["method"], scope["path"], status,
-                            (time.perf_counter() - started) * 1000)
+            access_log.info("%s %s %d %.1fms", scope["method"], loggable_path(scope["path"]),
+                            status, (time.perf_counter() - started) * 1000)
+
+
+def loggable_path(path: str) -> str:
+    """The path as logs may show it: the webhook URL's secret is left out."""
+    return "/webhooks/…" if path.startswith("/webhooks/") else path
+
+
+class ErrorsAsSentences:
+    """An unexpected error becomes a sentence (JSON for the API, a page otherwise), inside the
+    security headers, and is logged with its traceback. Starlette's own last-resort handler
+    sits outside every middleware, so its 500s would go out without them."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            error_log.exception("unhandled error on %s %s", scope["method"],
+                                loggable_path(scope["path"]))
+            if started:
+                raise
+            if scope["path"].startswith(("/api/", "/webhooks/")):
+                response: Response = JSONResponse({"error": SERVER_ERROR}, status_code=500)
+            else:
+                response = HTMLResponse(SERVER_ERROR_PAGE, status_code=500)
+            await response(scope, receive, send)

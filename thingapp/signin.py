@@ -117,8 +117,11 @@ class SignIn:
                                               error=exc.message)
             raise
         self.reads.remember_me(info.user_id, me)
-        await self.store.complete_login(login.id, st.CONSUMED, secrets.token_urlsafe(24),
-                                        info.user_id, access_token, self.settings.session_ttl)
+        if not await self.store.complete_login(login.id, st.CONSUMED, secrets.token_urlsafe(24),
+                                               info.user_id, access_token,
+                                               self.settings.session_ttl):
+            raise SignInError(400, "This sign-in took too long. Please connect again.",
+                              "expired")
         return login
 
     async def decline(self, state: str) -> st.LoginRecord:

@@ -9,6 +9,7 @@ carrying the status and Thingiverse's message.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ class ThingiverseError(Exception):
         self.retry_after = retry_after  # seconds Thingiverse asked us to wait, when it said
 
 
+FINALIZE_PATH = re.compile(r"/files/\d+/finalize/?$")
 MAX_PAGES = 20  # of a list endpoint: 2,000 files at 100 a page
 RETRY_STATUSES = (420, 429, 502, 503, 504)
 RETRY_PAUSES = (0.5, 1.5)  # then give up: the user hears about it within ~2 s of waiting
@@ -259,7 +261,10 @@ class ThingiverseClient:
         return finalize
 
     async def finalize_upload(self, token: str, finalize_url: str) -> dict[str, Any]:
-        """Step 3 of 3: tell the API the file arrived. Returns the new file object."""
+        """Step 3 of 3: tell the API the file arrived. Returns the new file object.
+        The address comes from storage's answer: only a finalize address gets the token."""
+        if not FINALIZE_PATH.search(urlsplit(finalize_url).path):
+            raise ThingiverseError(0, "storage named an address that is not a finalize address")
         file = await self._api("POST", token, finalize_url)
         if not isinstance(file, dict):
             raise ThingiverseError(200, "the finalized file came back in an unexpected shape")
@@ -278,16 +283,20 @@ class ThingiverseClient:
                 raise ThingiverseError(0, "the file has no download address")
             self._check_api_url(url)
             headers = {"Authorization": f"Bearer {token}"}
-        for _ in range(5):
-            async with self.http.stream("GET", url, headers=headers) as response:
-                if response.is_redirect and "location" in response.headers:
-                    url, headers = urljoin(url, response.headers["location"]), {}
-                    continue
-                if response.status_code != 200:
-                    await response.aread()
-                    raise ThingiverseError(response.status_code, _storage_message(response))
-                await _save(response, dest, limit, progress)
-                return
+        try:
+            for _ in range(5):
+                async with self.http.stream("GET", url, headers=headers) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url, headers = urljoin(url, response.headers["location"]), {}
+                        continue
+                    if response.status_code != 200:
+                        await response.aread()
+                        raise ThingiverseError(response.status_code,
+                                               _storage_message(response))
+                    await _save(response, dest, limit, progress)
+                    return
+        except httpx.HTTPError as exc:  # refused, timed out, broke off, or a bad address
+            raise ThingiverseError(0, f"the download failed ({type(exc).__name__})") from exc
         raise ThingiverseError(0, "the download redirected too many times")
 
 @dataclass(frozen=True)

@@ -81,8 +81,8 @@ def _flag(order: Mapping[str, Any], name: str) -> bool | None:
 def parse_event(raw: bytes) -> OrderEvent | None:
     """The event in a webhook body; None for a ping. Raises BadWebhook with a sentence."""
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise BadWebhook("The body is not valid JSON.") from exc
     if not isinstance(body, dict):
         raise BadWebhook("The body must be a JSON object with an event.")
