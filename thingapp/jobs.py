@@ -35,7 +35,7 @@ JOB_TIME_LIMIT = 30 * 60  # a job still busy after this (a trickling transfer) i
 STALE_AFTER = 30.0  # a running job silent this long lost its process (it writes 6x as often)
 PROGRESS_EVERY = 0.25
 UPLOAD_ATTEMPTS = 3
-RETRY_PAUSES = (0.5, 2.0)
+UPLOAD_RETRY_PAUSES = (0.5, 2.0)  # between whole three-step attempts
 INTERRUPTED = ("The job stopped when the app restarted. Nothing more will happen to it; "
                "please start again.")
 
@@ -243,7 +243,7 @@ class Jobs:
                 log.info("upload attempt %d failed (%s); trying again", attempt + 1, exc)
                 await progress.set("upload", f"The upload failed ({exc.message}); "
                                              "trying again…")
-                await asyncio.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES) - 1)])
+                await _pause_before_retry(attempt)
         raise AssertionError("unreachable")
 
     async def _post_to_thing(self, user_id: str, token: str, request: JobRequest,
@@ -306,12 +306,16 @@ class Jobs:
                 log.warning("could not delete half-made remix %s: %s", remix_id, exc)
                 if not _retryable(exc):
                     break
-                await asyncio.sleep(RETRY_PAUSES[min(attempt, len(RETRY_PAUSES) - 1)])
+                await _pause_before_retry(attempt)
                 continue
             raise JobFailed(f"{reason} The half-made remix was removed, so nothing was "
                             "posted.") from cause
         raise JobFailed(f"{reason} The half-made remix could not be removed: please delete it "
                         f"on Thingiverse: {url}") from cause
+
+
+async def _pause_before_retry(attempt: int) -> None:
+    await asyncio.sleep(UPLOAD_RETRY_PAUSES[min(attempt, len(UPLOAD_RETRY_PAUSES) - 1)])
 
 
 def _failed(message: str) -> dict[str, Any]:

@@ -163,16 +163,13 @@ class ThingiverseClient:
         except ValueError as exc:
             raise ThingiverseError(response.status_code, "the answer was not JSON") from exc
 
-    async def _get_json(self, token: str, path: str) -> Any:
-        return await self._api("GET", token, path)
-
     def _check_api_url(self, url: str) -> None:
         """The user's token goes to the API's origin and nowhere else, whatever URL an answer names."""
         if _origin(url) != _origin(self.api_url):
             raise ThingiverseError(0, f"refused to send the token to {_origin(url)}")
 
     async def get_thing(self, token: str, thing_id: int) -> dict[str, Any]:
-        thing = await self._get_json(token, f"/things/{thing_id}")
+        thing = await self._api("GET", token, f"/things/{thing_id}")
         if not isinstance(thing, dict) or "id" not in thing:
             raise ThingiverseError(200, "the Thing came back in an unexpected shape")
         return thing
@@ -201,7 +198,7 @@ class ThingiverseClient:
         return files
 
     async def get_me(self, token: str) -> dict[str, Any]:
-        me = await self._get_json(token, "/users/me")
+        me = await self._api("GET", token, "/users/me")
         if not isinstance(me, dict):
             raise ThingiverseError(200, "the user came back in an unexpected shape")
         return me
