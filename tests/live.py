@@ -28,45 +28,6 @@ def free_port() -> int:
 
 
 @dataclass
-class Demo:
-    """A running `thingapp demo`: the sandbox on localhost, the app on 127.0.0.1."""
-    process: subprocess.Popen[bytes]
-    app_url: str
-    sandbox_url: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def start_demo(workdir: Path) -> Demo:
-    app_port, sandbox_port = free_port(), free_port()
-    log_path = workdir / "demo.log"
-    thingapp = Path(sys.executable).with_name("thingapp")
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [str(thingapp), "demo", "--app-port", str(app_port), "--sandbox-port",
-             str(sandbox_port), "--store", f"sqlite:///{workdir / 'demo.sqlite3'}"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
-    demo = Demo(process, f"http://127.0.0.1:{app_port}", f"http://localhost:{sandbox_port}",
-                log_path)
-    deadline = time.monotonic() + 30
-    while "thingapp demo is running." not in demo.log():
-        if process.poll() is not None or time.monotonic() > deadline:
-            demo.stop()
-            raise RuntimeError(f"thingapp demo did not start:\n{demo.log()}")
-        time.sleep(0.1)
-    return demo
-
-
-@dataclass
 class Server:
     """A `thingapp` command serving on a port, its output in a log file."""
     process: subprocess.Popen[bytes]
@@ -103,6 +64,36 @@ def start_server(args: list[str], port: int, log_path: Path, env: dict[str, str]
                 server.stop()
                 raise RuntimeError(f"thingapp {' '.join(args)} did not start:\n{server.log()}")
             time.sleep(0.05)
+
+
+@dataclass
+class Demo(Server):
+    """A running `thingapp demo`: the app at `url` (127.0.0.1), the sandbox on localhost."""
+    sandbox_url: str = ""
+
+    @property
+    def app_url(self) -> str:
+        return self.url
+
+
+def start_demo(workdir: Path) -> Demo:
+    app_port, sandbox_port = free_port(), free_port()
+    log_path = workdir / "demo.log"
+    thingapp = Path(sys.executable).with_name("thingapp")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(thingapp), "demo", "--app-port", str(app_port), "--sandbox-port",
+             str(sandbox_port), "--store", f"sqlite:///{workdir / 'demo.sqlite3'}"],
+            stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    demo = Demo(process, f"http://127.0.0.1:{app_port}", log_path,
+                sandbox_url=f"http://localhost:{sandbox_port}")
+    deadline = time.monotonic() + 30
+    while "thingapp demo is running." not in demo.log():
+        if process.poll() is not None or time.monotonic() > deadline:
+            demo.stop()
+            raise RuntimeError(f"thingapp demo did not start:\n{demo.log()}")
+        time.sleep(0.1)
+    return demo
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
