@@ -8,7 +8,6 @@ page figures (as the tests find it).
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import statistics

@@ -62,7 +62,8 @@ def start_server(args: list[str], port: int, log_path: Path, env: dict[str, str]
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 server.stop()
-                raise RuntimeError(f"thingapp {' '.join(args)} did not start:\n{server.log()}")
+                raise RuntimeError(
+                    f"thingapp {' '.join(args)} did not start:\n{server.log()}") from None
             time.sleep(0.05)
 
 

@@ -102,7 +102,7 @@ class RedisStore:
         fields = await self._transition(keys=[f"{PREFIX}login:{login_id}"],
                                         args=[from_status, to_status, session_id or "",
                                               error or ""])
-        return _login(login_id, dict(zip(fields[::2], fields[1::2]))) if fields else None
+        return _login(login_id, dict(zip(fields[::2], fields[1::2], strict=True))) if fields else None
 
     async def complete_login(self, login_id: str, from_status: str, session_id: str,
                              user_id: str, token: str, ttl: float) -> bool:
