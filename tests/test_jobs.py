@@ -312,31 +312,34 @@ def test_after_sign_in_the_actions_need_only_the_thing_and_its_files(world):
     assert sandbox_gets(world, "/things/2001") == 1
 
 
-def test_an_app_token_prefetches_the_thing_at_launch(tmp_path):
+@pytest.fixture
+def app_token_world(tmp_path):
+    """The app with an operator's read-only token minted by its own sandbox."""
     probe = World(tmp_path / "probe")
     with probe.sandbox:
         app_token = probe.mint_token(OTHER_CREATOR)
     w = World(tmp_path, sandbox_app=probe.sandbox_app, app_token=app_token)
     with w.client, w.sandbox:
-        assert w.client.get("/?thing_id=2002").status_code == 200
-        deadline = time.monotonic() + 5
-        while sandbox_gets(w, "/things/2002/files") == 0:
-            assert time.monotonic() < deadline, "no prefetch happened"
-            time.sleep(0.02)
-        token = w.sign_in(REMIXER, CC_SA)
-        body = w.context(token, CC_SA).json()
-        assert body["reason"] == "The licence allows derivatives."
-        assert sandbox_gets(w, "/things/2002") == 1  # the prefetch's read served the user
-        assert sandbox_gets(w, "/things/2002/files") == 1
+        yield w
 
 
-def test_a_prefetch_that_found_nothing_is_not_tried_again(tmp_path):
-    probe = World(tmp_path / "probe")
-    with probe.sandbox:
-        app_token = probe.mint_token(OTHER_CREATOR)
-    w = World(tmp_path, sandbox_app=probe.sandbox_app, app_token=app_token)
-    with w.client, w.sandbox:
-        for _ in range(3):
-            assert w.client.get("/?thing_id=987654").status_code == 200
-        time.sleep(0.3)
-        assert sandbox_gets(w, "/things/987654") == 1
+def test_an_app_token_prefetches_the_thing_at_launch(app_token_world):
+    w = app_token_world
+    assert w.client.get("/?thing_id=2002").status_code == 200
+    deadline = time.monotonic() + 5
+    while sandbox_gets(w, "/things/2002/files") == 0:
+        assert time.monotonic() < deadline, "no prefetch happened"
+        time.sleep(0.02)
+    token = w.sign_in(REMIXER, CC_SA)
+    body = w.context(token, CC_SA).json()
+    assert body["reason"] == "The licence allows derivatives."
+    assert sandbox_gets(w, "/things/2002") == 1  # the prefetch's read served the user
+    assert sandbox_gets(w, "/things/2002/files") == 1
+
+
+def test_a_prefetch_that_found_nothing_is_not_tried_again(app_token_world):
+    w = app_token_world
+    for _ in range(3):
+        assert w.client.get("/?thing_id=987654").status_code == 200
+    time.sleep(0.3)
+    assert sandbox_gets(w, "/things/987654") == 1

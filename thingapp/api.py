@@ -6,7 +6,6 @@ import asyncio
 import hmac
 import logging
 import time
-
 from pathlib import Path
 from typing import Any
 
