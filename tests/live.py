@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from playwright.sync_api import (Browser, BrowserContext, Frame, FrameLocator, Page, Playwright,
                                   Request, Response)
@@ -19,6 +23,26 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-quic",
                  # Block third-party cookies as Safari, Firefox and Chrome's own users now meet them.
                  "--test-third-party-cookie-phaseout"]
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """Linux: a function for `preexec_fn` that has the child sent SIGTERM when the test process
+    dies, however it dies (a crash, a kill, a timeout), so no server outlives a run."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, called after
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+    return die_with_parent
+
+
+def spawn(args: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """`subprocess.Popen` for a server a test starts: it dies with the test process."""
+    return subprocess.Popen(list(args), preexec_fn=_parent_death_signal(), **popen)
 
 
 def free_port() -> int:
@@ -51,8 +75,8 @@ def start_server(args: list[str], port: int, log_path: Path, env: dict[str, str]
     """Run `thingapp ARGS` and wait until it accepts connections on `port`."""
     thingapp = Path(sys.executable).with_name("thingapp")
     with open(log_path, "ab") as log:
-        process = subprocess.Popen([str(thingapp), *args], stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})})
+        process = spawn([str(thingapp), *args], stdout=log, stderr=subprocess.STDOUT,
+                        env={**os.environ, **(env or {})})
     server = Server(process, f"http://{host}:{port}", log_path)
     deadline = time.monotonic() + 30
     while True:
@@ -82,7 +106,7 @@ def start_demo(workdir: Path) -> Demo:
     log_path = workdir / "demo.log"
     thingapp = Path(sys.executable).with_name("thingapp")
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
+        process = spawn(
             [str(thingapp), "demo", "--app-port", str(app_port), "--sandbox-port",
              str(sandbox_port), "--store", f"sqlite:///{workdir / 'demo.sqlite3'}"],
             stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
@@ -103,9 +127,9 @@ def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
     if binary is None:
         raise RuntimeError("redis-server is not installed: run `make test`, which installs it")
     port = free_port()
-    process = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = spawn([binary, "--port", str(port), "--bind", "127.0.0.1",
+                     "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while True:
         try:

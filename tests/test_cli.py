@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from live import free_port
+from live import free_port, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 THINGAPP = str(Path(sys.executable).with_name("thingapp"))
@@ -59,8 +59,8 @@ def test_the_procfile_serves_the_app_on_port(tmp_path):
     port = free_port()
     environment = env(tmp_path, **GOOD, PORT=str(port),
                       PATH=f"{Path(THINGAPP).parent}{os.pathsep}{os.environ['PATH']}")
-    server = subprocess.Popen(["bash", "-c", "exec " + command.strip()], env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = spawn(["bash", "-c", "exec " + command.strip()], env=environment,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
         while True:

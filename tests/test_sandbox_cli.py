@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from live import free_port
+from live import free_port, spawn
 from test_sandbox_seed_dir import EXAMPLE
 
 THINGAPP = str(Path(sys.executable).with_name("thingapp"))
@@ -27,8 +27,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def sandbox_process(*args: str) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen([THINGAPP, "sandbox", "--port", str(port), "--public-url", url,
-                                *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = spawn([THINGAPP, "sandbox", "--port", str(port), "--public-url", url, *args],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 20
         while True:

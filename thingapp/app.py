@@ -109,7 +109,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             try:
                 yield
             finally:
+                # Everything that may still call the store stops first, then the store closes
+                # (and waits for any statement still running in a worker thread).
                 sweeper.cancel()
+                await asyncio.gather(sweeper, return_exceptions=True)
                 await app.state.jobs.stop()
                 await reads.stop()
                 await store.close()

@@ -9,12 +9,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 
-from thingapp.store import PENDING, JobRecord, LoginRecord, SessionRecord, WebhookRecord
+from thingapp.store import (PENDING, JobRecord, LoginRecord, SessionRecord, StoreClosed,
+                            WebhookRecord)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS logins (
@@ -73,24 +76,40 @@ class SQLiteStore:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                      timeout=10.0)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one statement at a time, and none after close()
+        self._closed = False
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
 
     async def close(self) -> None:
-        self._conn.close()
+        """Close the file once the statement under way (in a worker thread, perhaps of a task
+        already cancelled) is done; later calls raise StoreClosed instead of touching a closed
+        connection, which would crash the process."""
+        def close() -> None:
+            with self._lock:
+                self._closed = True
+                self._conn.close()
+        await anyio.to_thread.run_sync(close)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """The connection, held for one statement or transaction (call from a worker thread)."""
+        with self._lock:
+            if self._closed:
+                raise StoreClosed("The store is closed.")
+            yield self._conn
 
     async def _run(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
         def run() -> sqlite3.Cursor:
-            with self._lock:
-                return self._conn.execute(sql, params)
+            with self._connection() as conn:
+                return conn.execute(sql, params)
         return await anyio.to_thread.run_sync(run)
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         def run() -> tuple[Any, ...] | None:
-            with self._lock:
-                row: tuple[Any, ...] | None = self._conn.execute(sql, params).fetchone()
+            with self._connection() as conn:
+                row: tuple[Any, ...] | None = conn.execute(sql, params).fetchone()
                 return row
         return await anyio.to_thread.run_sync(run)
 
@@ -124,21 +143,21 @@ class SQLiteStore:
                              user_id: str, token: str, ttl: float) -> bool:
         def run() -> bool:
             now = time.time()
-            with self._lock:
+            with self._connection() as conn:
                 try:
-                    self._conn.execute("BEGIN IMMEDIATE")
-                    moved = self._conn.execute(
+                    conn.execute("BEGIN IMMEDIATE")
+                    moved = conn.execute(
                         "UPDATE logins SET status = 'complete', session_id = ? WHERE id = ?"
                         " AND status = ? AND expires_at > ?",
                         (session_id, login_id, from_status, now)).rowcount == 1
                     if moved:
-                        self._conn.execute("INSERT INTO sessions (id, user_id, token, expires_at)"
+                        conn.execute("INSERT INTO sessions (id, user_id, token, expires_at)"
                                            " VALUES (?, ?, ?, ?)",
                                            (session_id, user_id, token, now + ttl))
-                    self._conn.execute("COMMIT")
+                    conn.execute("COMMIT")
                     return moved
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    conn.execute("ROLLBACK")
                     raise
         return await anyio.to_thread.run_sync(run)
 
@@ -196,8 +215,8 @@ class SQLiteStore:
 
     async def list_webhooks(self, limit: int = 100) -> list[WebhookRecord]:
         def run() -> list[WebhookRecord]:
-            with self._lock:
-                rows = self._conn.execute("SELECT key, event, body, received_at FROM webhooks"
+            with self._connection() as conn:
+                rows = conn.execute("SELECT key, event, body, received_at FROM webhooks"
                                           " ORDER BY received_at DESC, rowid DESC LIMIT ?",
                                           (limit,)).fetchall()
             return [WebhookRecord(*row) for row in rows]

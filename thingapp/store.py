@@ -22,6 +22,10 @@ FAILED = "failed"  # the token was refused; `error` says why
 CLAIMED = "claimed"  # the frame took its session: nothing more can come of this login
 
 
+class StoreClosed(RuntimeError):
+    """A call came after `close()` (the app is shutting down); it did nothing."""
+
+
 @dataclass(frozen=True)
 class LoginRecord:
     id: str
