@@ -271,7 +271,7 @@ def page_weight(pair: Pair) -> None:
 def large_files() -> None:
     import trimesh
 
-    from thingapp.scale_tool import ScaleTool
+    from thingapp.tools.scale import ScaleTool
     from thingapp.tools import SourceFile
     work = Path(tempfile.mkdtemp(prefix="thingapp-big-"))
     source = work / "sphere.stl"

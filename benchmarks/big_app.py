@@ -15,11 +15,13 @@ import uvicorn
 from thingapp.app import create_app
 from thingapp.settings import Settings
 from thingapp.tools import ProducedFile, SourceFile
+from thingapp.tools.scale import ScaleTool
 
 
 class BigFileTool:
     """Writes a file of N MB in 1 MB blocks: the posting is what's measured, not the making."""
-    id, label, extensions, options_template = "scale", "Big file", (".stl",), "tools/scale.html"
+    id, label, extensions = "scale", "Big file", (".stl",)
+    folder = ScaleTool.folder  # its form: the options are ignored
 
     def __init__(self, megabytes: int) -> None:
         self.megabytes = megabytes

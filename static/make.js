@@ -23,6 +23,18 @@ function megabytes(size) {
 }
 
 const form = $('make');
+
+// The Thing's model files that the chosen tool takes.
+function filesForTool(context) {
+  const tool = context.tools.find((t) => t.id === chosenTool());
+  const suffix = (name) => name.slice(name.lastIndexOf('.')).toLowerCase();
+  return context.files.filter((f) => tool && tool.extensions.includes(suffix(f.name)));
+}
+function showFiles(context) {
+  const files = filesForTool(context);
+  $('file').replaceChildren(...files.map((f) => option(f.id, f.name + megabytes(f.size))));
+  $('no-files').hidden = files.length > 0;
+}
 const job = $('job');
 let pollTimer = null;
 let current = null; // {context, call, thingId} of the signed-in view shown now
@@ -36,9 +48,7 @@ export function setUpMaker(options) {
   job.hidden = true;
   form.hidden = false;
 
-  // The Thing's model files.
-  $('file').replaceChildren(...context.files.map((f) => option(f.id, f.name + megabytes(f.size))));
-  $('no-files').hidden = context.files.length > 0;
+  toolChanged(); // shows the files the chosen tool takes
 
   // The actions, default first and selected.
   $('actions').replaceChildren(...context.actions.map((action, index) => {
@@ -68,15 +78,21 @@ function actionChanged() {
 }
 $('actions').addEventListener('change', actionChanged);
 
-const modeLabels = {percent: 'Scale (%)', target: 'Largest side (mm)', inch: 'Scale'};
-form.addEventListener('change', (event) => {
-  if (event.target.name !== 'mode') return;
-  const inch = event.target.value === 'inch';
-  $('scale-value-label').textContent = modeLabels[event.target.value];
-  $('scale-value').disabled = inch;
-  $('scale-value').hidden = inch; // x25.4 needs no number
-  $('scale-value-label').hidden = inch;
-});
+// The tool: with several, the user picks one; only its fieldset is shown and sent.
+const toolFieldsets = [...form.querySelectorAll('fieldset[data-tool]')];
+const chosenTool = () => {
+  const picked = form.querySelector('input[name=tool]:checked');
+  return picked ? picked.value : toolFieldsets[0].dataset.tool;
+};
+function toolChanged() {
+  for (const fieldset of toolFieldsets) {
+    const chosen = fieldset.dataset.tool === chosenTool();
+    fieldset.hidden = !chosen;
+    fieldset.disabled = !chosen;
+  }
+  if (current) showFiles(current.context);
+}
+form.querySelectorAll('input[name=tool]').forEach((el) => el.addEventListener('change', toolChanged));
 
 function toolOptions(fieldset) {
   const options = {};
@@ -91,10 +107,10 @@ form.addEventListener('submit', async (event) => {
   event.preventDefault();
   $('form-error').textContent = '';
   const {context, call, thingId} = current;
-  if (!context.files.length) return;
-  const fieldset = form.querySelector('fieldset[data-tool]');
+  if (!filesForTool(context).length) return;
+  const fieldset = toolFieldsets.find((el) => el.dataset.tool === chosenTool());
   const body = {
-    thing_id: thingId, file_id: Number($('file').value), tool: fieldset.dataset.tool,
+    thing_id: thingId, file_id: Number($('file').value), tool: chosenTool(),
     options: toolOptions(fieldset), action: chosenAction(),
   };
   if (body.action === 'remix') {

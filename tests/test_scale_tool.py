@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import trimesh
 
-from thingapp.scale_tool import ScaleTool
+from thingapp.tools.scale import ScaleTool
 from thingapp.tools import SourceFile, ToolInputError
 
 THING = {"id": 7, "name": "Benchy <b>", "creator": {"name": "CreativeTools"},

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from thingapp import store as st
-from thingapp.store import Store, open_store
+
+from thingapp.store import LoginStatus, Store, WebhookRecord, open_store
 
 
 def with_store(url: str, body: Callable[[Store], Awaitable[Any]]) -> Any:
@@ -23,11 +23,11 @@ def with_store(url: str, body: Callable[[Store], Awaitable[Any]]) -> Any:
 def test_a_login_moves_on_from_a_status_exactly_once_under_concurrency(store_url):
     async def body(store: Store) -> list[Any]:
         await store.create_login("L1", "hash", 2001, "popup", 60)
-        return await asyncio.gather(*[store.transition_login("L1", st.PENDING, st.CONSUMED)
+        return await asyncio.gather(*[store.transition_login("L1", LoginStatus.PENDING, LoginStatus.CONSUMED)
                                       for _ in range(20)])
     results = with_store(store_url, body)
     assert sum(1 for moved in results if moved) == 1
-    assert next(moved for moved in results if moved).status == st.CONSUMED
+    assert next(moved for moved in results if moved).status == LoginStatus.CONSUMED
 
 
 def test_two_store_clients_race_for_one_login_and_one_wins(store_url):
@@ -36,8 +36,8 @@ def test_two_store_clients_race_for_one_login_and_one_wins(store_url):
         other = open_store(store_url)  # a second instance on the same store
         try:
             return await asyncio.gather(
-                store.transition_login("L2", st.PENDING, st.CONSUMED),
-                other.transition_login("L2", st.PENDING, st.CONSUMED))
+                store.transition_login("L2", LoginStatus.PENDING, LoginStatus.CONSUMED),
+                other.transition_login("L2", LoginStatus.PENDING, LoginStatus.CONSUMED))
         finally:
             await other.close()
     assert sorted(bool(moved) for moved in with_store(store_url, body)) == [False, True]
@@ -46,31 +46,31 @@ def test_two_store_clients_race_for_one_login_and_one_wins(store_url):
 def test_a_login_carries_its_session_and_error(store_url):
     async def body(store: Store) -> tuple[Any, Any]:
         await store.create_login("L3", "h", 7, "popup", 60)
-        await store.transition_login("L3", st.PENDING, st.CONSUMED)
-        await store.transition_login("L3", st.CONSUMED, st.COMPLETE, session_id="S1")
-        wrong = await store.transition_login("L3", st.PENDING, st.CONSUMED)
+        await store.transition_login("L3", LoginStatus.PENDING, LoginStatus.CONSUMED)
+        await store.transition_login("L3", LoginStatus.CONSUMED, LoginStatus.COMPLETE, session_id="S1")
+        wrong = await store.transition_login("L3", LoginStatus.PENDING, LoginStatus.CONSUMED)
         return await store.get_login("L3"), wrong
     login, wrong = with_store(store_url, body)
     assert (login.status, login.session_id, login.thing_id, login.mode) == (
-        st.COMPLETE, "S1", 7, "popup")
+        LoginStatus.COMPLETE, "S1", 7, "popup")
     assert wrong is None
 
 
 def test_completing_a_login_creates_its_session_once_and_atomically(store_url):
     async def body(store: Store) -> tuple[Any, ...]:
-        await store.create_login("L9", "h", 1, "popup", 60, status=st.CONSUMED)
+        await store.create_login("L9", "h", 1, "popup", 60, status=LoginStatus.CONSUMED)
         results = await asyncio.gather(*[
-            store.complete_login("L9", st.CONSUMED, f"S9-{n}", "1001", "tok", 60)
+            store.complete_login("L9", LoginStatus.CONSUMED, f"S9-{n}", "1001", "tok", 60)
             for n in range(5)])
         sessions = [await store.get_session(f"S9-{n}") for n in range(5)]
-        refused = await store.complete_login("nope", st.CONSUMED, "S-none", "1", "t", 60)
+        refused = await store.complete_login("nope", LoginStatus.CONSUMED, "S-none", "1", "t", 60)
         return results, sessions, await store.get_login("L9"), refused, \
             await store.get_session("S-none")
     results, sessions, login, refused, orphan = with_store(store_url, body)
     assert results.count(True) == 1
     winner = results.index(True)
     assert [s is not None for s in sessions] == [n == winner for n in range(5)]
-    assert (login.status, login.session_id) == (st.COMPLETE, f"S9-{winner}")
+    assert (login.status, login.session_id) == (LoginStatus.COMPLETE, f"S9-{winner}")
     assert refused is False and orphan is None
 
 
@@ -82,7 +82,7 @@ def test_expired_logins_and_sessions_are_gone(store_url):
         await asyncio.sleep(0.5)
         await store.sweep()
         return (await store.get_login("L4"), await store.get_session("S4"),
-                await store.transition_login("L4", st.PENDING, st.CONSUMED),
+                await store.transition_login("L4", LoginStatus.PENDING, LoginStatus.CONSUMED),
                 await store.get_session("S5"))
     login, session, moved, alive = with_store(store_url, body)
     assert login is None and session is None and moved is None
@@ -127,7 +127,7 @@ def test_touching_a_job_moves_its_heartbeat_only(store_url):
 
 
 def test_a_webhook_event_is_stored_once_even_when_delivered_concurrently(store_url):
-    async def body(store: Store) -> tuple[list[bool], list[st.WebhookRecord]]:
+    async def body(store: Store) -> tuple[list[bool], list[WebhookRecord]]:
         added = await asyncio.gather(*[store.add_webhook("order_created:9", "order_created",
                                                          '{"n": 1}') for _ in range(10)])
         await store.add_webhook("order_refunded:9", "order_refunded", '{"n": 2}')

@@ -28,8 +28,7 @@ def hooked(tmp_path: Path, store_url: str):
 
     async def on_webhook(event):
         received.append(event)
-    w = World(tmp_path, store_url=store_url, webhook_secret=SECRET)
-    w.app.state.on_webhook = on_webhook
+    w = World(tmp_path, store_url=store_url, webhook_secret=SECRET, on_webhook=on_webhook)
     with w.client:
         yield w, received
 

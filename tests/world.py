@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from thingapp.app import create_app
 from thingapp.sandbox import create_sandbox_app, default_config
 from thingapp.settings import Settings
+from thingapp.webhooks import WebhookHook
 
 APP_URL = "http://127.0.0.1:8000"
 SANDBOX_URL = "http://localhost:8800"
@@ -49,14 +50,16 @@ class World:
 
     def __init__(self, tmp_path: Path, sandbox_app: object = None,
                  wrap_transport: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
-                 = lambda t: t, **overrides: object) -> None:
+                 = lambda t: t, on_webhook: WebhookHook | None = None,
+                 **overrides: object) -> None:
         self.tmp_path = tmp_path
         self.sandbox_app = sandbox_app or create_sandbox_app(
             default_config(SANDBOX_URL, APP_URL, CLIENT_ID, CLIENT_SECRET))
         self.sandbox = TestClient(self.sandbox_app, base_url=SANDBOX_URL)
         self.settings = make_settings(tmp_path, **overrides)
         self.app = create_app(self.settings,
-                              transport=wrap_transport(httpx.ASGITransport(self.sandbox_app)))
+                              transport=wrap_transport(httpx.ASGITransport(self.sandbox_app)),
+                              on_webhook=on_webhook)
         self.client = TestClient(self.app, base_url=APP_URL)
 
     def mint_token(self, user_id: int, client_id: str = CLIENT_ID) -> str:

@@ -1,4 +1,4 @@
-"""Which actions the app offers for a Thing and a user: the Thingiverse app guidelines as a function.
+"""Which actions the app offers for a Thing and a user: Thingiverse's app guidelines as a function.
 
 - the user owns the Thing -> post the file back to it (default);
 - not the owner, derivatives allowed -> post a Remix (default);
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from thingapp.licenses import allows_derivatives
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     POST_TO_THING = "post"
     REMIX = "remix"
     DOWNLOAD = "download"

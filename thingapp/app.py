@@ -5,84 +5,86 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import httpx
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    select_autoescape,
+)
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from thingapp import api, pages
 from thingapp.jobs import Jobs
 from thingapp.reads import CachedReads
-from thingapp.scale_tool import ScaleTool
-from thingapp.security import AccessLog, ErrorsAsSentences, SecurityHeaders
 from thingapp.settings import Settings
-from thingapp.signin import SignIn, SignInError
+from thingapp.signin import SignIn
 from thingapp.store import Store, open_store
 from thingapp.thingiverse import ThingiverseClient
 from thingapp.tools import Tool
+from thingapp.tools.scale import ScaleTool
+from thingapp.web import pages, signin_api, things_api, webhooks_api
+from thingapp.web.context import AppContext
+from thingapp.web.errors import HANDLERS
+from thingapp.web.launch import LaunchPages
+from thingapp.web.security import AccessLog, ErrorsAsSentences, SecurityHeaders
 from thingapp.webhooks import WebhookHook
 
-ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("thingapp")
 
-
-def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/webhooks/"))
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if _wants_json(request):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code,
-                            headers=exc.headers)
-    return request.app.state.templates.TemplateResponse(
-        request, "error.html", {"message": exc.detail}, status_code=exc.status_code)
-
-
-async def _signin_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, SignInError)
-    return JSONResponse({"error": exc.message, "reason": exc.reason}, status_code=exc.status)
-
-
-async def _upstream_failed(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, api.UpstreamFailed)
-    return JSONResponse({"error": exc.message}, status_code=exc.status)
-
-
 SWEEP_EVERY = 600.0  # seconds between sweeps of expired rows (Redis expires keys by itself)
+TOOL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 async def _sweep_every(store: Store, jobs: Jobs, seconds: float) -> None:
     while True:
         try:
             await store.sweep()
-            jobs.sweep_files()
+            await asyncio.to_thread(jobs.sweep_files)
         except Exception:  # a locked or unreachable store: try again next time
             log.exception("sweeping expired rows failed")
         await asyncio.sleep(seconds)
 
 
+def templates_for(tools: Sequence[Tool], *, auto_reload: bool) -> Jinja2Templates:
+    """The app's templates (shipped inside the package), and each tool's form as `ID/form.html`."""
+    loader = ChoiceLoader([
+        PackageLoader("thingapp", "templates"),
+        PrefixLoader({tool.id: FileSystemLoader(tool.folder) for tool in tools}),
+    ])
+    env = Environment(loader=loader, autoescape=select_autoescape(default=True,
+                                                                  default_for_string=True),
+                      auto_reload=auto_reload)
+    env.globals["app_title"] = " · ".join(tool.label for tool in tools)
+    return Jinja2Templates(env=env)
+
+
 def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
                tools: Sequence[Tool] = (ScaleTool(),),
                on_webhook: WebhookHook | None = None) -> Starlette:
-    """Build the app. `tools` make the files (the first is offered); `on_webhook` is called once
-    per new order event; `transport` lets tests route Thingiverse calls to an in-process
+    """Build the app. `tools` make the files (the first is the default); `on_webhook` is called
+    once per new order event; `transport` lets tests route Thingiverse calls to an in-process
     sandbox."""
     if not settings.demo:
         settings.validate()
     if not tools:
         raise ValueError("create_app needs at least one tool")
+    for tool in tools:
+        if not TOOL_ID.match(tool.id):
+            raise ValueError(f"tool id {tool.id!r} must be 1 to 40 letters, digits, - or _")
+    templates = templates_for(tools, auto_reload=settings.demo)  # elsewhere they don't change
+    launch_pages = LaunchPages(templates.env, settings, tools)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -94,18 +96,19 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                                             api_url=settings.api_url,
                                             client_id=settings.client_id,
                                             client_secret=settings.client_secret)
-            app.state.thingiverse = thingiverse
-            app.state.store = store
-            app.state.reads = reads = CachedReads(thingiverse, store,
-                                                  app_token=settings.app_token)
-            app.state.signin = SignIn(settings, store, thingiverse, reads)
+            reads = CachedReads(thingiverse, store, app_token=settings.app_token)
             own_workdir = not settings.work_dir
             workdir = Path(settings.work_dir or tempfile.mkdtemp(prefix="thingapp-jobs-"))
-            app.state.jobs = Jobs(store, thingiverse, reads, workdir,
-                                  thingiverse_url=settings.thingiverse_url,
-                                  max_file_bytes=settings.max_file_mb * 1024 * 1024,
-                                  stale_after=settings.job_stale_after)
-            sweeper = asyncio.create_task(_sweep_every(store, app.state.jobs, SWEEP_EVERY))
+            jobs = Jobs(store, thingiverse, reads, workdir,
+                        thingiverse_url=settings.thingiverse_url,
+                        max_file_bytes=settings.max_file_mb * 1024 * 1024,
+                        stale_after=settings.job_stale_after)
+            app.state.context = AppContext(
+                settings=settings, templates=templates, tools={t.id: t for t in tools},
+                on_webhook=on_webhook, store=store, reads=reads,
+                signin=SignIn(settings, store, thingiverse), jobs=jobs,
+                launch_pages=launch_pages)
+            sweeper = asyncio.create_task(_sweep_every(store, jobs, SWEEP_EVERY))
             try:
                 yield
             finally:
@@ -113,42 +116,37 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 # (and waits for any statement still running in a worker thread).
                 sweeper.cancel()
                 await asyncio.gather(sweeper, return_exceptions=True)
-                await app.state.jobs.stop()
+                await jobs.stop()
                 await reads.stop()
                 await store.close()
                 if own_workdir:
-                    shutil.rmtree(workdir, ignore_errors=True)
+                    await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
 
     routes = [
         Route("/", pages.launch),
         Route("/callback", pages.callback),
-        Route("/api/logins", api.start_login, methods=["POST"]),
-        Route("/api/logins/{login_id}/claim", api.claim_login, methods=["POST"]),
-        Route("/api/callback", api.complete_login, methods=["POST"]),
-        Route("/api/context", api.context),
-        Route("/api/logout", api.logout, methods=["POST"]),
-        Route("/api/jobs", api.start_job, methods=["POST"]),
-        Route("/api/jobs", api.latest_job, methods=["GET"]),
-        Route("/api/jobs/{job_id}", api.job_status),
-        Route("/api/jobs/{job_id}/file", api.job_file),
-        Route("/webhooks/{secret}", api.webhook, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=ROOT / "static"), name="static"),
+        Route("/healthz", pages.healthz),
+        Route("/tools/{tool_id}/form.js", pages.tool_script),
+        # Sign-in.
+        Route("/api/logins", signin_api.start_login, methods=["POST"]),
+        Route("/api/logins/{login_id}/claim", signin_api.claim_login, methods=["POST"]),
+        Route("/api/callback", signin_api.complete_login, methods=["POST"]),
+        Route("/api/logout", signin_api.logout, methods=["POST"]),
+        # The Thing and its jobs.
+        Route("/api/context", things_api.context),
+        Route("/api/jobs", things_api.start_job, methods=["POST"]),
+        Route("/api/jobs", things_api.latest_job, methods=["GET"]),
+        Route("/api/jobs/{job_id}", things_api.job_status),
+        Route("/api/jobs/{job_id}/file", things_api.job_file),
+        # Thingiverse's events.
+        Route("/webhooks/{secret}", webhooks_api.webhook, methods=["POST"]),
+        Mount("/static", StaticFiles(packages=[("thingapp", "static")]), name="static"),
     ]
-    app = Starlette(
+    return Starlette(
         routes=routes,
         # Outermost first: every answer, errors included, gets the security headers.
         middleware=[Middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors),
                     Middleware(AccessLog), Middleware(ErrorsAsSentences)],
-        exception_handlers={HTTPException: _http_error, SignInError: _signin_error,
-                            api.UpstreamFailed: _upstream_failed},
+        exception_handlers=HANDLERS,
         lifespan=lifespan,
     )
-    env = Environment(loader=FileSystemLoader(ROOT / "templates"),
-                      autoescape=select_autoescape(default=True, default_for_string=True),
-                      auto_reload=settings.demo)  # elsewhere templates don't change under us
-    app.state.templates = Jinja2Templates(env=env)
-    app.state.settings = settings
-    app.state.tools = {tool.id: tool for tool in tools}
-    app.state.on_webhook = on_webhook
-    app.state.launch_page = pages.launch_page_cache(app)
-    return app

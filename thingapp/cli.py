@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 
 from thingapp.app import create_app
 from thingapp.settings import Settings, SettingsError
@@ -31,7 +32,7 @@ def _configure_logging() -> None:
                         format="%(levelname)s %(name)s: %(message)s")  # platforms stamp lines
 
 
-def _serve(app: object, host: str, port: int) -> uvicorn.Server:
+def _serve(app: Starlette, host: str, port: int) -> uvicorn.Server:
     # Our own AccessLog middleware logs paths without query strings; uvicorn's would log them.
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None,
                             proxy_headers=True, forwarded_allow_ips="*")
@@ -54,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def app_from_environment() -> object:
+def app_from_environment() -> Starlette:
     """The app factory uvicorn's worker processes call (`thingapp serve --workers N`)."""
     _configure_logging()
     return create_app(Settings.from_env(os.environ))
@@ -96,7 +97,7 @@ def _webhook_line(event: str, body: str, received_at: float) -> str:
 
 def _sandbox_app(public_url: str, app_url: str, client_id: str, client_secret: str, *,
                  rate_limit: int | None = None, rate_window_s: float | None = None,
-                 seed_dir: str | None = None, fault_specs: Sequence[str] = ()) -> object:
+                 seed_dir: str | None = None, fault_specs: Sequence[str] = ()) -> Starlette:
     """The sandbox app; raises ValueError with one sentence for a setting it can't use."""
     from dataclasses import replace
 

@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import anyio.to_thread
 
 from thingapp.actions import Action
 from thingapp.failures import job_failure_sentence
 from thingapp.licenses import find_license
 from thingapp.reads import CachedReads
-from thingapp.store import JobRecord, Store
-from thingapp.thingiverse import (FileTooLarge, PublishRefused, ThingiverseClient,
-                                  ThingiverseError)
+from thingapp.remix import RemixRequest
+from thingapp.store import JobRecord, JobStatus, JobStore
+from thingapp.thingiverse import FileTooLarge, PublishRefused, ThingiverseClient, ThingiverseError
 from thingapp.tools import ProducedFile, SourceFile, Tool, ToolInputError
 
 log = logging.getLogger("thingapp.jobs")
@@ -45,14 +46,6 @@ class JobFailed(Exception):
 
 
 @dataclass(frozen=True)
-class RemixRequest:
-    name: str
-    license: str  # a code the parent's licence allows
-    category: str
-    publish: bool
-
-
-@dataclass(frozen=True)
 class JobRequest:
     thing: Mapping[str, Any]
     file: Mapping[str, Any]  # the chosen model file, as Thingiverse lists it
@@ -67,12 +60,12 @@ def job_view(job: JobRecord, stale_after: float = STALE_AFTER) -> dict[str, Any]
     says where a half-made remix it leaves behind is."""
     status, message, percent = job.status, job.message, job.percent
     result = json.loads(job.result) if job.result else None
-    if status == "running" and time.time() - job.updated_at > stale_after:
-        status, message, percent = "failed", INTERRUPTED, None
+    if status is JobStatus.RUNNING and time.time() - job.updated_at > stale_after:
+        status, message, percent = JobStatus.FAILED, INTERRUPTED, None
         if result and result.get("thing_id"):
             message += (f" A half-made remix may be left at {result['url']}: finish or delete "
                         "it on Thingiverse.")
-    return {"id": job.id, "thing_id": job.thing_id, "status": status, "step": job.step,
+    return {"id": job.id, "thing_id": job.thing_id, "status": str(status), "step": job.step,
             "percent": percent, "message": message, "result": result}
 
 
@@ -84,9 +77,10 @@ class _Progress:
     """Holds a job's current step and writes it to the store: at once on a new step, at most
     every PROGRESS_EVERY seconds for percentages, and a heartbeat when nothing changes."""
 
-    def __init__(self, store: Store, job_id: str, heartbeat: float) -> None:
+    def __init__(self, store: JobStore, job_id: str, heartbeat: float) -> None:
         self.store, self.job_id, self.heartbeat = store, job_id, heartbeat
-        self.step, self.message, self.percent = "start", "", None
+        self.step, self.message = "start", ""
+        self.percent: int | None = None
         self._written: tuple[str, str, int | None] | None = None
         self._last_write = 0.0
 
@@ -122,7 +116,7 @@ class _Progress:
 
 
 class Jobs:
-    def __init__(self, store: Store, thingiverse: ThingiverseClient, reads: CachedReads,
+    def __init__(self, store: JobStore, thingiverse: ThingiverseClient, reads: CachedReads,
                  workdir: Path, *, thingiverse_url: str, max_file_bytes: int,
                  stale_after: float = STALE_AFTER) -> None:
         self.store = store
@@ -134,9 +128,24 @@ class Jobs:
         self.stale_after = stale_after
         self._tasks: set[asyncio.Task[None]] = set()  # references only, so tasks aren't GC'd
 
-    def file_path(self, job_id: str) -> Path | None:
-        """The produced file of a download job, if it is still here."""
-        folder = self.workdir / job_id / "out"
+    # Reading jobs: a user sees only their own.
+
+    async def get(self, user_id: str, job_id: str) -> JobRecord | None:
+        job = await self.store.get_job(job_id)
+        return job if job is not None and job.user_id == user_id else None
+
+    async def latest(self, user_id: str, thing_id: int) -> JobRecord | None:
+        """The user's latest job on a Thing, so a reloaded frame finds what it was doing."""
+        return await self.store.latest_job(user_id, thing_id)
+
+    def view(self, job: JobRecord) -> dict[str, Any]:
+        return job_view(job, self.stale_after)
+
+    def file(self, job: JobRecord) -> Path | None:
+        """The produced file of a finished download job, if it is still here."""
+        if job.status is not JobStatus.DONE:
+            return None
+        folder = self.workdir / job.id / "out"
         files = sorted(folder.iterdir()) if folder.is_dir() else []
         return files[0] if files else None
 
@@ -174,7 +183,7 @@ class Jobs:
                     result = {"download": produced.name,
                               "summary": f"{produced.name} is ready. {produced.summary}"}
                     keep_folder = True
-            final = {"step": "done", "status": "done", "percent": 100,
+            final = {"step": "done", "status": JobStatus.DONE, "percent": 100,
                      "message": result["summary"], "result": json.dumps(result)}
         except (JobFailed, ToolInputError) as exc:
             final = _failed(str(exc))
@@ -193,7 +202,7 @@ class Jobs:
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
             if not keep_folder:
-                shutil.rmtree(folder, ignore_errors=True)
+                await anyio.to_thread.run_sync(_remove, folder)
         await self.store.update_job(job_id, **final)
 
     def sweep_files(self) -> None:
@@ -206,7 +215,7 @@ class Jobs:
     async def _produce(self, folder: Path, token: str, request: JobRequest,
                        progress: _Progress) -> ProducedFile:
         source_name = str(request.file.get("name"))
-        (folder / "out").mkdir(parents=True)
+        await anyio.Path(folder / "out").mkdir(parents=True)
         source_path = folder / ("source" + Path(source_name).suffix.lower())
         await progress.set("download", f"Downloading {source_name}…", 0)
         try:
@@ -221,7 +230,7 @@ class Jobs:
             produced = await anyio.to_thread.run_sync(request.tool.run, source,
                                                       request.options, folder / "out")
         finally:
-            source_path.unlink(missing_ok=True)  # only what the job made is kept
+            await anyio.Path(source_path).unlink(missing_ok=True)  # only what the job made is kept
         if not produced:
             raise JobFailed("The tool made no file.")
         return produced[0]
@@ -318,14 +327,19 @@ async def _pause_before_retry(attempt: int) -> None:
     await asyncio.sleep(UPLOAD_RETRY_PAUSES[min(attempt, len(UPLOAD_RETRY_PAUSES) - 1)])
 
 
+def _remove(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def _failed(message: str) -> dict[str, Any]:
-    return {"step": "failed", "status": "failed", "message": message}
+    return {"step": "failed", "status": JobStatus.FAILED, "message": message}
 
 
 def remix_description(parent: Mapping[str, Any], produced: ProducedFile,
                       thingiverse_url: str) -> str:
     """Attribution in words: title, designer, licence and link of the original."""
-    creator = parent.get("creator") if isinstance(parent.get("creator"), Mapping) else {}
+    creator: Mapping[str, Any] = parent["creator"] if isinstance(parent.get("creator"),
+                                                                  Mapping) else {}
     licence = find_license(parent.get("license"))
     licence_name = licence.display if licence else str(parent.get("license") or "its licence")
     return (f'Remix of "{parent.get("name")}" by {creator.get("name") or "its designer"} '

@@ -75,7 +75,8 @@ def allows_derivatives(license_text: str | None) -> bool:
 
 
 # The licences a remix may take, by the parent's licence: never less restrictive than the parent.
-# Share-alike licences force their own terms; non-commercial ones keep NC; permissive ones allow any.
+# Share-alike licences force their own terms; non-commercial ones keep NC; permissive ones allow
+# any.
 _CODES = tuple(lic.code for lic in LICENSES if lic.code)
 _REMIX_CODES = {
     "cc-sa": ("cc-sa",),

@@ -1,4 +1,5 @@
-"""The sign-in flow: a frame starts a login, Thingiverse's callback completes it, the frame claims it.
+"""The sign-in flow: a frame starts a login, Thingiverse's callback completes it, the frame claims
+it.
 
 1. `start`: a one-time login with a signed `state` naming it and a random `claim` that only the
    starting frame holds (stored hashed).
@@ -7,6 +8,9 @@
 3. `claim` (from the frame): trading the claim for a signed app session token, once.
 A token injected from another flow, or a replayed callback, gives nobody a session (RFC 9700 4.6,
 4.7): the state is single-use and the session goes only to the holder of the claim.
+
+Each step returns what it learned (the user, their `/users/me` read started beside tokeninfo);
+the web layer decides what to cache and what to tell the browser.
 """
 
 from __future__ import annotations
@@ -18,30 +22,51 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from thingapp import store as st
 from thingapp.settings import Settings
-from thingapp.reads import CachedReads
-from thingapp.thingiverse import (InvalidToken, ThingiverseClient, ThingiverseError, TokenInfo,
-                                  audience_matches)
+from thingapp.store import LoginRecord, LoginStatus, LoginStore, SessionRecord
+from thingapp.thingiverse import (
+    InvalidToken,
+    ThingiverseClient,
+    ThingiverseError,
+    TokenInfo,
+    audience_matches,
+)
 
 log = logging.getLogger("thingapp.signin")
 
 MODES = ("popup", "frame")
 
 
+class Reason(StrEnum):
+    """Why a sign-in step failed: a word for the page's script (the web layer picks the HTTP
+    status for each)."""
+    SIGNED_OUT = "signed_out"  # no session, or it ended
+    EXPIRED = "expired"  # the login took too long
+    BAD_STATE = "bad_state"  # the state was not signed by this app
+    USED = "used"  # the login was already consumed or claimed
+    UNKNOWN = "unknown"  # no such login, or the wrong claim
+    DENIED = "denied"  # the user declined at Thingiverse
+    FAILED = "failed"  # the token was refused; the login says why
+    WRONG_AUDIENCE = "wrong_audience"  # the token was issued to another app
+    INVALID_TOKEN = "invalid_token"  # tokeninfo refused the token
+    UPSTREAM = "upstream"  # Thingiverse could not confirm the token just now
+    NO_SECRET = "no_secret"  # a ?code= launch, but no client secret to exchange it
+    BAD_CODE = "bad_code"  # Thingiverse refused the ?code=
+
+
 class SignInError(Exception):
     """A sign-in step failed in a way the user should be told about, in `message`."""
 
-    def __init__(self, status: int, message: str, reason: str = "error") -> None:
+    def __init__(self, reason: Reason, message: str) -> None:
         super().__init__(message)
-        self.status = status
+        self.reason = reason
         self.message = message
-        self.reason = reason  # a short machine-readable word for the page's script
 
 
 @dataclass(frozen=True)
@@ -57,17 +82,26 @@ class Claimed:
     expires_in: int
 
 
+@dataclass(frozen=True)
+class Verified:
+    """A token tokeninfo vouched for: whose it is, their `/users/me` read (started beside
+    tokeninfo, not after it, so showing the name adds no round trip), and how long tokeninfo
+    took in milliseconds."""
+    user_id: str
+    me: asyncio.Task[dict[str, Any]]
+    tokeninfo_ms: float
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class SignIn:
-    def __init__(self, settings: Settings, store: st.Store, thingiverse: ThingiverseClient,
-                 reads: CachedReads) -> None:
+    def __init__(self, settings: Settings, store: LoginStore,
+                 thingiverse: ThingiverseClient) -> None:
         self.settings = settings
         self.store = store
         self.thingiverse = thingiverse
-        self.reads = reads
         self._states = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.login-state")
         self._sessions = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.session")
 
@@ -87,141 +121,133 @@ class SignIn:
         try:
             login_id = self._states.loads(state, max_age=self.settings.login_ttl)
         except SignatureExpired as exc:
-            raise SignInError(400, "This sign-in took too long. Please connect again.",
-                              "expired") from exc
+            raise SignInError(Reason.EXPIRED, "This sign-in took too long. Please connect "
+                              "again.") from exc
         except BadSignature as exc:
-            raise SignInError(400, "This sign-in did not come from this app. Please connect "
-                              "again.", "bad_state") from exc
+            raise SignInError(Reason.BAD_STATE, "This sign-in did not come from this app. "
+                              "Please connect again.") from exc
         if not isinstance(login_id, str):
-            raise SignInError(400, "This sign-in did not come from this app.", "bad_state")
+            raise SignInError(Reason.BAD_STATE, "This sign-in did not come from this app.")
         return login_id
 
-    async def _consume(self, state: str) -> st.LoginRecord:
+    async def _consume(self, state: str) -> LoginRecord:
         login_id = self._login_id_from_state(state)
-        login = await self.store.transition_login(login_id, st.PENDING, st.CONSUMED)
+        login = await self.store.transition_login(login_id, LoginStatus.PENDING,
+                                                  LoginStatus.CONSUMED)
         if login is not None:
             return login
         if await self.store.get_login(login_id) is None:
-            raise SignInError(400, "This sign-in has expired. Please connect again.", "expired")
-        raise SignInError(409, "This sign-in was already used. Please connect again.", "used")
+            raise SignInError(Reason.EXPIRED, "This sign-in has expired. Please connect again.")
+        raise SignInError(Reason.USED, "This sign-in was already used. Please connect again.")
 
-    async def complete(self, state: str, access_token: str,
-                       timing: dict[str, float] | None = None) -> st.LoginRecord:
-        """The callback delivered a token for `state`: check it and make a session.
-        `timing` receives how long Thingiverse took (ms, under "tokeninfo")."""
+    async def complete(self, state: str, access_token: str) -> tuple[LoginRecord, Verified]:
+        """The callback delivered a token for `state`: check it and make a session."""
         login = await self._consume(state)
         try:
-            info, me = await self._verify(access_token, timing)
+            verified = await self._verify(access_token)
         except SignInError as exc:
-            await self.store.transition_login(login.id, st.CONSUMED, st.FAILED,
-                                              error=exc.message)
+            await self.store.transition_login(login.id, LoginStatus.CONSUMED,
+                                              LoginStatus.FAILED, error=exc.message)
             raise
-        self.reads.remember_me(info.user_id, me)
-        if not await self.store.complete_login(login.id, st.CONSUMED, secrets.token_urlsafe(24),
-                                               info.user_id, access_token,
-                                               self.settings.session_ttl):
-            raise SignInError(400, "This sign-in took too long. Please connect again.",
-                              "expired")
-        return login
+        if not await self.store.complete_login(login.id, LoginStatus.CONSUMED,
+                                               secrets.token_urlsafe(24), verified.user_id,
+                                               access_token, self.settings.session_ttl):
+            verified.me.cancel()
+            raise SignInError(Reason.EXPIRED, "This sign-in took too long. Please connect "
+                              "again.")
+        return login, verified
 
-    async def decline(self, state: str) -> st.LoginRecord:
+    async def decline(self, state: str) -> LoginRecord:
         """The callback reported that the user declined (or Thingiverse sent another error)."""
         login = await self._consume(state)
-        await self.store.transition_login(login.id, st.CONSUMED, st.DENIED,
+        await self.store.transition_login(login.id, LoginStatus.CONSUMED, LoginStatus.DENIED,
                                           error="You declined access.")
         return login
 
-    async def _verify(self, access_token: str, timing: dict[str, float] | None = None
-                      ) -> tuple[TokenInfo, asyncio.Task[Any]]:
+    async def _verify(self, access_token: str) -> Verified:
         """Check a token with tokeninfo, requiring the exact audience. The user's /users/me is
-        asked beside it (not after it), so showing who is signed in adds no round trip; it is
-        handed on only once tokeninfo vouched for the token."""
+        asked beside it; it is handed on only once tokeninfo vouched for the token."""
         me = asyncio.create_task(self.thingiverse.get_me(access_token))
         started = time.perf_counter()
         try:
             info = await self._tokeninfo(access_token)
-            if timing is not None:
-                timing["tokeninfo"] = (time.perf_counter() - started) * 1000
+            tokeninfo_ms = (time.perf_counter() - started) * 1000
             if not audience_matches(info, self.settings.client_id):
                 log.warning("refused a token issued to another app (audience %r)",
                             info.audience)
-                raise SignInError(400, "This sign-in was issued to a different app, so it was "
-                                  "refused. Please connect again.", "wrong_audience")
+                raise SignInError(Reason.WRONG_AUDIENCE, "This sign-in was issued to a "
+                                  "different app, so it was refused. Please connect again.")
         except SignInError:
             me.cancel()
             raise
-        return info, me
-
-    async def _session_for_token(self, access_token: str) -> str:
-        """A session for a verified token, outside any started login (the code launch)."""
-        info, me = await self._verify(access_token)
-        self.reads.remember_me(info.user_id, me)
-        session_id = secrets.token_urlsafe(24)
-        await self.store.create_session(session_id, info.user_id, access_token,
-                                        self.settings.session_ttl)
-        return session_id
+        return Verified(info.user_id, me, tokeninfo_ms)
 
     async def _tokeninfo(self, access_token: str) -> TokenInfo:
         try:
             return await self.thingiverse.tokeninfo(access_token)
         except InvalidToken as exc:
             log.info("tokeninfo refused a token: %s", exc.message)
-            raise SignInError(400, "Thingiverse did not accept this sign-in. Please connect "
-                              "again.", "invalid_token") from exc
+            raise SignInError(Reason.INVALID_TOKEN, "Thingiverse did not accept this sign-in. "
+                              "Please connect again.") from exc
         except ThingiverseError as exc:
             log.warning("tokeninfo failed: %s", exc)
-            raise SignInError(502, "Thingiverse could not confirm the sign-in just now. "
-                              "Please try again in a minute.", "upstream") from exc
+            raise SignInError(Reason.UPSTREAM, "Thingiverse could not confirm the sign-in just "
+                              "now. Please try again in a minute.") from exc
 
-    async def sign_in_with_code(self, code: str, thing_id: int | None) -> StartedLogin:
+    async def sign_in_with_code(self, code: str,
+                                thing_id: int | None) -> tuple[StartedLogin, Verified]:
         """The legacy launch: Thingiverse put `?code=` on the app URL. Exchange it server-side
         and hand the frame a login that is already complete, for it to claim."""
         if not self.settings.client_secret:
             log.warning("a launch carried ?code= but THINGAPP_CLIENT_SECRET is not set")
-            raise SignInError(400, "Automatic sign-in is not set up for this app. Use "
-                              "Connect Thingiverse instead.", "no_secret")
+            raise SignInError(Reason.NO_SECRET, "Automatic sign-in is not set up for this app. "
+                              "Use Connect Thingiverse instead.")
         try:
             token = await self.thingiverse.exchange_code(code)
         except ThingiverseError as exc:
             log.info("code exchange refused: %s", exc.message)
-            raise SignInError(400, "Thingiverse did not accept the sign-in code. Use Connect "
-                              "Thingiverse instead.", "bad_code") from exc
-        session_id = await self._session_for_token(token)
+            raise SignInError(Reason.BAD_CODE, "Thingiverse did not accept the sign-in code. "
+                              "Use Connect Thingiverse instead.") from exc
+        verified = await self._verify(token)
+        session_id = secrets.token_urlsafe(24)
+        await self.store.create_session(session_id, verified.user_id, token,
+                                        self.settings.session_ttl)
         login_id, claim = secrets.token_urlsafe(16), secrets.token_urlsafe(32)
         await self.store.create_login(login_id, _hash(claim), thing_id, "frame",
-                                      self.settings.login_ttl, status=st.COMPLETE,
+                                      self.settings.login_ttl, status=LoginStatus.COMPLETE,
                                       session_id=session_id)
-        return StartedLogin(login_id, claim, authorize_url="")
+        return StartedLogin(login_id, claim, authorize_url=""), verified
 
     async def claim(self, login_id: str, claim: str) -> Claimed | None:
         """Trade the frame's claim for its session token; None while the login is pending."""
         login = await self.store.get_login(login_id)
         if login is None or not hmac.compare_digest(login.claim_hash, _hash(claim)):
-            raise SignInError(403, "This sign-in is unknown or has expired. Please connect "
-                              "again.", "unknown")
-        if login.status in (st.PENDING, st.CONSUMED):
+            raise SignInError(Reason.UNKNOWN, "This sign-in is unknown or has expired. Please "
+                              "connect again.")
+        if login.status in (LoginStatus.PENDING, LoginStatus.CONSUMED):
             return None
-        if login.status == st.DENIED:
-            raise SignInError(403, "You declined access.", "denied")
-        if login.status == st.FAILED:
-            raise SignInError(400, login.error or "The sign-in failed.", "failed")
-        if login.status != st.COMPLETE or login.session_id is None or not (
-                await self.store.transition_login(login_id, st.COMPLETE, st.CLAIMED)):
-            raise SignInError(409, "This sign-in was already used. Please connect again.",
-                              "used")
+        if login.status is LoginStatus.DENIED:
+            raise SignInError(Reason.DENIED, "You declined access.")
+        if login.status is LoginStatus.FAILED:
+            raise SignInError(Reason.FAILED, login.error or "The sign-in failed.")
+        if login.status is not LoginStatus.COMPLETE or login.session_id is None or not (
+                await self.store.transition_login(login_id, LoginStatus.COMPLETE,
+                                                  LoginStatus.CLAIMED)):
+            raise SignInError(Reason.USED, "This sign-in was already used. Please connect "
+                              "again.")
         return Claimed(self._sessions.dumps(login.session_id), self.settings.session_ttl)
 
-    async def authenticate(self, session_token: str) -> st.SessionRecord:
+    async def authenticate(self, session_token: str) -> SessionRecord:
         """The session an app session token names. Costs no call to Thingiverse."""
+        ended = SignInError(Reason.SIGNED_OUT, "Your session has ended. Please connect again.")
         try:
             session_id = self._sessions.loads(session_token, max_age=self.settings.session_ttl)
         except BadSignature as exc:  # includes SignatureExpired
-            raise SignInError(401, "Your session has ended. Please connect again.",
-                              "signed_out") from exc
+            raise ended from exc
         session = await self.store.get_session(session_id) if isinstance(session_id, str) else None
         if session is None:
-            raise SignInError(401, "Your session has ended. Please connect again.", "signed_out")
+            raise ended
         return session
 
-    async def sign_out(self, session: st.SessionRecord) -> None:
+    async def sign_out(self, session: SessionRecord) -> None:
         await self.store.delete_session(session.id)

@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import anyio
+import anyio.to_thread
 import httpx
+
 
 class ThingiverseError(Exception):
     """Thingiverse refused, failed or could not be reached.
@@ -68,7 +71,7 @@ def audience_matches(info: TokenInfo, client_id: str) -> bool:
 def _error_message(response: httpx.Response) -> str:
     header = response.headers.get("X-Error")
     if header:
-        return header
+        return str(header)
     try:
         body = response.json()
     except ValueError:
@@ -76,7 +79,7 @@ def _error_message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         for key in ("error", "message"):
             if isinstance(body.get(key), str):
-                return body[key]
+                return str(body[key])
         if isinstance(body.get("errors"), list):
             return "; ".join(str(e) for e in body["errors"])
     return response.reason_phrase or "no message"
@@ -164,7 +167,8 @@ class ThingiverseClient:
             raise ThingiverseError(response.status_code, "the answer was not JSON") from exc
 
     def _check_api_url(self, url: str) -> None:
-        """The user's token goes to the API's origin and nowhere else, whatever URL an answer names."""
+        """The user's token goes to the API's origin and nowhere else, whatever URL an answer
+        names."""
         if _origin(url) != _origin(self.api_url):
             raise ThingiverseError(0, f"refused to send the token to {_origin(url)}")
 
@@ -242,8 +246,10 @@ class ThingiverseClient:
         """Step 2 of 3: POST the storage form, streaming the file from disk. Returns the
         finalize address. No Authorization header: storage is not the API and rejects a second
         auth mechanism. Fields in the order given, the file last; redirects are not followed."""
-        with open(path, "rb") as raw:
-            body = _CountingReader(raw, path.stat().st_size, progress)
+        # httpx's multipart encoder reads the file itself, in 64 KB pieces from the page cache.
+        raw = await anyio.to_thread.run_sync(path.open, "rb")
+        with raw:
+            body = _CountingReader(raw, (await anyio.Path(path).stat()).st_size, progress)
             response = await self._send(
                 "POST", ticket.action, data=ticket.fields,
                 files={"file": (name, body, "application/octet-stream")},
@@ -313,12 +319,12 @@ async def _save(response: httpx.Response, dest: Path, limit: int,
         raise FileTooLarge(limit)
     done = 0
     try:
-        with open(dest, "wb") as out:
+        async with await anyio.open_file(dest, "wb") as out:
             async for chunk in response.aiter_bytes(256 * 1024):
                 done += len(chunk)
                 if done > limit:
                     raise FileTooLarge(limit)
-                out.write(chunk)
+                await out.write(chunk)
                 if progress:
                     progress(done, total)
     except httpx.HTTPError as exc:

@@ -41,7 +41,8 @@ def parse_json(raw: bytes) -> Any:
         raise BadRequest("The request body is not valid JSON.") from exc
 
 
-async def read_json(request: Request, fields: dict[str, type], required: set[str]) -> dict[str, Any]:
+async def read_json(request: Request, fields: dict[str, type],
+                    required: set[str]) -> dict[str, Any]:
     """The body as a dict holding only `fields`, each of its type, `required` ones present."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":

@@ -1,13 +1,15 @@
 """What a tool is: something the app hands a Thing's model file and options, and that makes files.
 
 The app does the rest (sign-in, choosing the action, downloading the source, posting the result).
-To add a tool, write a class with these attributes and methods and pass an instance to
-`create_app(settings, tools=[...])`; its options form is a Jinja partial in `templates/tools/`.
+To add a tool, write a class with these members and pass an instance to
+`create_app(settings, tools=[...])`. Its folder holds `form.html`, the fields of its step (a Jinja
+partial, included in the page's form), and optionally `form.js`, an ES module the page loads
+beside it (served at `/tools/{id}/form.js`). `thingapp/tools/scale/` is the built-in example.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,13 +34,26 @@ class ProducedFile:
 
 
 class Tool(Protocol):
-    id: str  # stable id used in requests, e.g. "scale"
-    label: str  # shown to the user
-    extensions: tuple[str, ...]  # the source files it accepts, lower-case, with the dot
-    options_template: str  # a Jinja partial rendering the tool's form fields
+    # Read-only members, so plain class attributes satisfy them (`extensions = (".stl",)`).
+    @property
+    def id(self) -> str:
+        """Stable id used in requests and URLs, e.g. "scale" (letters, digits, - and _)."""
+
+    @property
+    def label(self) -> str:
+        """Shown to the user, e.g. "Scale & convert"."""
+
+    @property
+    def extensions(self) -> Sequence[str]:
+        """The source files it accepts, lower-case, with the dot, e.g. (".stl", ".obj")."""
+
+    @property
+    def folder(self) -> Path:
+        """Holds form.html (the fields of the tool's step) and, optionally, form.js."""
 
     def parse_options(self, raw: Mapping[str, Any]) -> Any:
         """Check the form's values; raise ToolInputError with a sentence when they are wrong."""
 
     def run(self, source: SourceFile, options: Any, workdir: Path) -> list[ProducedFile]:
-        """Make the files (in a worker thread: it may be slow). Raise ToolInputError for bad input."""
+        """Make the files (in a worker thread: it may be slow). Raise ToolInputError for bad
+        input."""

@@ -16,8 +16,15 @@ from typing import Any
 
 import anyio.to_thread
 
-from thingapp.store import (PENDING, JobRecord, LoginRecord, SessionRecord, StoreClosed,
-                            WebhookRecord)
+from thingapp.store.records import (
+    JobRecord,
+    JobStatus,
+    LoginRecord,
+    LoginStatus,
+    SessionRecord,
+    StoreClosed,
+    WebhookRecord,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS logins (
@@ -65,6 +72,22 @@ CREATE TABLE IF NOT EXISTS sessions (
 
 JOB_COLUMNS = ("id, user_id, thing_id, status, step, percent, message, result, created_at,"
                " updated_at, expires_at")
+LOGIN_COLUMNS = "id, claim_hash, thing_id, mode, status, session_id, error, expires_at"
+
+
+def _login(row: tuple[Any, ...] | None) -> LoginRecord | None:
+    if row is None:
+        return None
+    login_id, claim_hash, thing_id, mode, status, session_id, error, expires_at = row
+    return LoginRecord(login_id, claim_hash, thing_id, mode, LoginStatus(status), session_id,
+                       error, expires_at)
+
+
+def _job(row: tuple[Any, ...] | None) -> JobRecord | None:
+    if row is None:
+        return None
+    job_id, user_id, thing_id, status, *rest = row
+    return JobRecord(job_id, user_id, thing_id, JobStatus(status), *rest)
 
 
 class SQLiteStore:
@@ -116,7 +139,7 @@ class SQLiteStore:
     # Sign-ins -----------------------------------------------------------------------------
 
     async def create_login(self, login_id: str, claim_hash: str, thing_id: int | None,
-                           mode: str, ttl: float, status: str = PENDING,
+                           mode: str, ttl: float, status: LoginStatus = LoginStatus.PENDING,
                            session_id: str | None = None) -> None:
         await self._run(
             "INSERT INTO logins (id, claim_hash, thing_id, mode, status, session_id, expires_at)"
@@ -124,22 +147,19 @@ class SQLiteStore:
             (login_id, claim_hash, thing_id, mode, status, session_id, time.time() + ttl))
 
     async def get_login(self, login_id: str) -> LoginRecord | None:
-        row = await self._one("SELECT id, claim_hash, thing_id, mode, status, session_id, error,"
-                              " expires_at FROM logins WHERE id = ? AND expires_at > ?",
-                              (login_id, time.time()))
-        return LoginRecord(*row) if row else None
+        return _login(await self._one(f"SELECT {LOGIN_COLUMNS} FROM logins"
+                                      " WHERE id = ? AND expires_at > ?", (login_id, time.time())))
 
-    async def transition_login(self, login_id: str, from_status: str, to_status: str, *,
-                               session_id: str | None = None,
+    async def transition_login(self, login_id: str, from_status: LoginStatus,
+                               to_status: LoginStatus, *, session_id: str | None = None,
                                error: str | None = None) -> LoginRecord | None:
-        row = await self._one(
+        return _login(await self._one(
             "UPDATE logins SET status = ?, session_id = COALESCE(?, session_id),"
             " error = COALESCE(?, error) WHERE id = ? AND status = ? AND expires_at > ?"
-            " RETURNING id, claim_hash, thing_id, mode, status, session_id, error, expires_at",
-            (to_status, session_id, error, login_id, from_status, time.time()))
-        return LoginRecord(*row) if row else None
+            f" RETURNING {LOGIN_COLUMNS}",
+            (to_status, session_id, error, login_id, from_status, time.time())))
 
-    async def complete_login(self, login_id: str, from_status: str, session_id: str,
+    async def complete_login(self, login_id: str, from_status: LoginStatus, session_id: str,
                              user_id: str, token: str, ttl: float) -> bool:
         def run() -> bool:
             now = time.time()
@@ -147,9 +167,10 @@ class SQLiteStore:
                 try:
                     conn.execute("BEGIN IMMEDIATE")
                     moved = conn.execute(
-                        "UPDATE logins SET status = 'complete', session_id = ? WHERE id = ?"
+                        "UPDATE logins SET status = ?, session_id = ? WHERE id = ?"
                         " AND status = ? AND expires_at > ?",
-                        (session_id, login_id, from_status, now)).rowcount == 1
+                        (LoginStatus.COMPLETE, session_id, login_id, from_status,
+                         now)).rowcount == 1
                     if moved:
                         conn.execute("INSERT INTO sessions (id, user_id, token, expires_at)"
                                            " VALUES (?, ?, ?, ?)",
@@ -182,11 +203,11 @@ class SQLiteStore:
                          ttl: float) -> None:
         now = time.time()
         await self._run(f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        (job_id, user_id, thing_id, "running", "start", None, message, None,
+                        (job_id, user_id, thing_id, JobStatus.RUNNING, "start", None, message, None,
                          now, now, now + ttl))
 
     async def update_job(self, job_id: str, *, step: str, message: str,
-                         percent: int | None = None, status: str = "running",
+                         percent: int | None = None, status: JobStatus = JobStatus.RUNNING,
                          result: str | None = None) -> None:
         await self._run("UPDATE jobs SET status = ?, step = ?, percent = ?, message = ?,"
                         " result = COALESCE(?, result), updated_at = ? WHERE id = ?",
@@ -196,15 +217,14 @@ class SQLiteStore:
         await self._run("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        row = await self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND expires_at > ?",
-                              (job_id, time.time()))
-        return JobRecord(*row) if row else None
+        return _job(await self._one(f"SELECT {JOB_COLUMNS} FROM jobs"
+                                    " WHERE id = ? AND expires_at > ?", (job_id, time.time())))
 
     async def latest_job(self, user_id: str, thing_id: int) -> JobRecord | None:
-        row = await self._one(f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? AND thing_id = ?"
-                              " AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
-                              (user_id, thing_id, time.time()))
-        return JobRecord(*row) if row else None
+        return _job(await self._one(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? AND thing_id = ?"
+            " AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
+            (user_id, thing_id, time.time())))
 
     # Webhooks -----------------------------------------------------------------------------
 
@@ -235,6 +255,9 @@ class SQLiteStore:
 
     async def cache_delete(self, key: str) -> None:
         await self._run("DELETE FROM cache WHERE key = ?", (key,))
+
+    async def ping(self) -> None:
+        await self._one("SELECT 1", ())
 
     async def sweep(self) -> None:
         """Drop expired rows."""

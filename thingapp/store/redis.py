@@ -12,8 +12,16 @@ import time
 from typing import Any
 
 import redis.asyncio as redis
+from redis.typing import EncodableT, FieldT
 
-from thingapp.store import PENDING, JobRecord, LoginRecord, SessionRecord, WebhookRecord
+from thingapp.store.records import (
+    JobRecord,
+    JobStatus,
+    LoginRecord,
+    LoginStatus,
+    SessionRecord,
+    WebhookRecord,
+)
 
 PREFIX = "thingapp:"
 MAX_WEBHOOKS = 10_000  # the event list keeps this many, newest first
@@ -28,13 +36,13 @@ if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'error', ARGV[4]) end
 return redis.call('HGETALL', KEYS[1])
 """
 
-# KEYS[1] the login, KEYS[2] the session; ARGV: from, session_id, user_id, token, expires_at,
-# ttl in ms. 1 when the login moved to complete and the session exists; 0 and nothing otherwise.
+# KEYS[1] the login, KEYS[2] the session; ARGV: from, to (complete), session_id, user_id, token,
+# expires_at, ttl in ms. 1 when the login moved on and the session exists; 0 and nothing otherwise.
 COMPLETE = """
 if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'status', 'complete', 'session_id', ARGV[2])
-redis.call('HSET', KEYS[2], 'user_id', ARGV[3], 'token', ARGV[4], 'expires_at', ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[6])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'session_id', ARGV[3])
+redis.call('HSET', KEYS[2], 'user_id', ARGV[4], 'token', ARGV[5], 'expires_at', ARGV[6])
+redis.call('PEXPIRE', KEYS[2], ARGV[7])
 return 1
 """
 
@@ -58,12 +66,17 @@ def _opt(value: str | None) -> str | None:
     return value if value else None
 
 
+def _text(h: Any) -> dict[str, str]:
+    """A hash as Redis returned it (decoded to str: the client is made with decode_responses)."""
+    return {str(k): str(v) for k, v in h.items()}
+
+
 def _login(login_id: str, h: dict[str, str]) -> LoginRecord | None:
     if not h:
         return None
     return LoginRecord(login_id, h["claim_hash"], int(h["thing_id"]) if h["thing_id"] else None,
-                       h["mode"], h["status"], _opt(h.get("session_id")), _opt(h.get("error")),
-                       float(h["expires_at"]))
+                       h["mode"], LoginStatus(h["status"]), _opt(h.get("session_id")),
+                       _opt(h.get("error")), float(h["expires_at"]))
 
 
 class RedisStore:
@@ -78,7 +91,8 @@ class RedisStore:
         await self.redis.aclose()
 
     async def _put(self, key: str, fields: dict[str, Any], ttl: float) -> None:
-        values = {k: "" if v is None else str(v) for k, v in fields.items()}
+        values: dict[FieldT, EncodableT] = {k: "" if v is None else str(v)
+                                            for k, v in fields.items()}
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, mapping=values)
             pipe.pexpire(key, max(1, int(ttl * 1000)))
@@ -87,28 +101,30 @@ class RedisStore:
     # Sign-ins -----------------------------------------------------------------------------
 
     async def create_login(self, login_id: str, claim_hash: str, thing_id: int | None,
-                           mode: str, ttl: float, status: str = PENDING,
+                           mode: str, ttl: float, status: LoginStatus = LoginStatus.PENDING,
                            session_id: str | None = None) -> None:
         await self._put(f"{PREFIX}login:{login_id}", {
             "claim_hash": claim_hash, "thing_id": thing_id, "mode": mode, "status": status,
             "session_id": session_id, "error": None, "expires_at": time.time() + ttl}, ttl)
 
     async def get_login(self, login_id: str) -> LoginRecord | None:
-        return _login(login_id, await self.redis.hgetall(f"{PREFIX}login:{login_id}"))
+        return _login(login_id, _text(await self.redis.hgetall(f"{PREFIX}login:{login_id}")))
 
-    async def transition_login(self, login_id: str, from_status: str, to_status: str, *,
-                               session_id: str | None = None,
+    async def transition_login(self, login_id: str, from_status: LoginStatus,
+                               to_status: LoginStatus, *, session_id: str | None = None,
                                error: str | None = None) -> LoginRecord | None:
         fields = await self._transition(keys=[f"{PREFIX}login:{login_id}"],
                                         args=[from_status, to_status, session_id or "",
                                               error or ""])
-        return _login(login_id, dict(zip(fields[::2], fields[1::2], strict=True))) if fields else None
+        if not fields:
+            return None
+        return _login(login_id, dict(zip(fields[::2], fields[1::2], strict=True)))
 
-    async def complete_login(self, login_id: str, from_status: str, session_id: str,
+    async def complete_login(self, login_id: str, from_status: LoginStatus, session_id: str,
                              user_id: str, token: str, ttl: float) -> bool:
         done = await self._complete(
             keys=[f"{PREFIX}login:{login_id}", f"{PREFIX}session:{session_id}"],
-            args=[from_status, session_id, user_id, token, time.time() + ttl,
+            args=[from_status, LoginStatus.COMPLETE, session_id, user_id, token, time.time() + ttl,
                   max(1, int(ttl * 1000))])
         return bool(done)
 
@@ -120,7 +136,7 @@ class RedisStore:
                         {"user_id": user_id, "token": token, "expires_at": time.time() + ttl}, ttl)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
-        h = await self.redis.hgetall(f"{PREFIX}session:{session_id}")
+        h = _text(await self.redis.hgetall(f"{PREFIX}session:{session_id}"))
         if not h:
             return None
         return SessionRecord(session_id, h["user_id"], h["token"], float(h["expires_at"]))
@@ -134,17 +150,18 @@ class RedisStore:
                          ttl: float) -> None:
         now = time.time()
         await self._put(f"{PREFIX}job:{job_id}", {
-            "user_id": user_id, "thing_id": thing_id, "status": "running", "step": "start",
+            "user_id": user_id, "thing_id": thing_id, "status": JobStatus.RUNNING, "step": "start",
             "percent": None, "message": message, "result": None, "created_at": now,
             "updated_at": now, "expires_at": now + ttl}, ttl)
         await self.redis.set(f"{PREFIX}latest-job:{user_id}:{thing_id}", job_id,
                              px=int(ttl * 1000))
 
     async def update_job(self, job_id: str, *, step: str, message: str,
-                         percent: int | None = None, status: str = "running",
+                         percent: int | None = None, status: JobStatus = JobStatus.RUNNING,
                          result: str | None = None) -> None:
-        fields = {"status": status, "step": step, "percent": "" if percent is None else percent,
-                  "message": message, "updated_at": time.time()}
+        fields: dict[FieldT, EncodableT] = {
+            "status": status, "step": step, "percent": "" if percent is None else percent,
+            "message": message, "updated_at": time.time()}
         if result is not None:
             fields["result"] = result
         await self.redis.hset(f"{PREFIX}job:{job_id}", mapping=fields)
@@ -153,17 +170,17 @@ class RedisStore:
         await self._touch_job(keys=[f"{PREFIX}job:{job_id}"], args=[time.time()])
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        h = await self.redis.hgetall(f"{PREFIX}job:{job_id}")
+        h = _text(await self.redis.hgetall(f"{PREFIX}job:{job_id}"))
         if not h or "user_id" not in h:
             return None
-        return JobRecord(job_id, h["user_id"], int(h["thing_id"]), h["status"], h["step"],
-                         int(h["percent"]) if h["percent"] else None, h["message"],
+        return JobRecord(job_id, h["user_id"], int(h["thing_id"]), JobStatus(h["status"]),
+                         h["step"], int(h["percent"]) if h["percent"] else None, h["message"],
                          _opt(h.get("result")), float(h["created_at"]), float(h["updated_at"]),
                          float(h["expires_at"]))
 
     async def latest_job(self, user_id: str, thing_id: int) -> JobRecord | None:
         job_id = await self.redis.get(f"{PREFIX}latest-job:{user_id}:{thing_id}")
-        return await self.get_job(job_id) if job_id else None
+        return await self.get_job(str(job_id)) if job_id else None
 
     # Webhooks -----------------------------------------------------------------------------
 
@@ -189,6 +206,9 @@ class RedisStore:
 
     async def cache_delete(self, key: str) -> None:
         await self.redis.delete(f"{PREFIX}cache:{key}")
+
+    async def ping(self) -> None:
+        await self.redis.ping()
 
     async def sweep(self) -> None:
         """Nothing to do: Redis expires keys by their TTL."""

@@ -1,5 +1,7 @@
 """The built-in tool: scale a model (percent, target size, or inches to millimetres) and convert it
-to binary STL or 3MF, with trimesh. A 3MF result carries the original's attribution."""
+to binary STL or 3MF, with trimesh. A 3MF result carries the original's attribution.
+
+Its form's fields are in form.html beside this file, and their behaviour in form.js."""
 
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ class ScaleTool:
     id = "scale"
     label = "Scale & convert"
     extensions = (".stl", ".obj", ".3mf")
-    options_template = "tools/scale.html"
+    folder = Path(__file__).parent
 
     def parse_options(self, raw: Mapping[str, Any]) -> ScaleOptions:
         mode = str(raw.get("mode", "percent"))
@@ -61,12 +63,14 @@ class ScaleTool:
         if mode == "percent":
             value = _number(raw.get("value", ""), "scale")
             if not 0 < value <= MAX_PERCENT:
-                raise ToolInputError(f"The scale must be above 0 % and at most {MAX_PERCENT:,.0f} %.")
+                raise ToolInputError(
+                    f"The scale must be above 0 % and at most {MAX_PERCENT:,.0f} %.")
             return ScaleOptions("percent", value, output)
         if mode == "target":
             value = _number(raw.get("value", ""), "target size")
             if not 0 < value <= MAX_TARGET_MM:
-                raise ToolInputError(f"The target size must be above 0 mm and at most {MAX_TARGET_MM:,.0f} mm.")
+                raise ToolInputError(
+                    f"The target size must be above 0 mm and at most {MAX_TARGET_MM:,.0f} mm.")
             return ScaleOptions("target", value, output)
         raise ToolInputError("Choose a scale in percent, a target size, or inches to millimetres.")
 
@@ -86,7 +90,9 @@ class ScaleTool:
         name = f"{stem}_{tag}.{options.output}"
         out = workdir / name
         if options.output == "3mf":
-            out.write_bytes(with_attribution(mesh.export(file_type="3mf"), source.thing))
+            package = mesh.export(file_type="3mf")
+            assert isinstance(package, bytes)  # trimesh exports 3MF as the zip's bytes
+            out.write_bytes(with_attribution(package, source.thing))
         else:
             mesh.export(file_obj=str(out), file_type="stl")  # binary STL
         return [ProducedFile(out, name, summary)]
@@ -115,7 +121,8 @@ def load_mesh(path: Path) -> trimesh.Trimesh:
     try:
         loaded = trimesh.load(str(path), file_type=file_type, force="mesh", process=False)
     except Exception as exc:  # trimesh raises many kinds for unreadable files
-        raise ToolInputError(f"This file is not a {file_type.upper()} model that can be read.") from exc
+        raise ToolInputError(
+            f"This file is not a {file_type.upper()} model that can be read.") from exc
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise ToolInputError("The model is empty: it has no triangles to scale.")
     if not float(max(loaded.extents)) > 0:
@@ -125,7 +132,8 @@ def load_mesh(path: Path) -> trimesh.Trimesh:
 
 def attribution(thing: Mapping[str, Any]) -> dict[str, str]:
     """Title, designer, licence and source of the original Thing."""
-    creator = thing.get("creator") if isinstance(thing.get("creator"), Mapping) else {}
+    creator: Mapping[str, Any] = thing["creator"] if isinstance(thing.get("creator"),
+                                                                   Mapping) else {}
     return {"Title": str(thing.get("name") or ""),
             "Designer": str(creator.get("name") or ""),
             "LicenseTerms": str(thing.get("license") or ""),

@@ -1,0 +1,171 @@
+"""The Thing and job endpoints: what a signed-in user may do with a Thing, making a file, and
+following the job. Session auth is `Authorization: Bearer`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from thingapp.actions import Action, choose_actions
+from thingapp.failures import upstream_failure
+from thingapp.jobs import JobRequest
+from thingapp.remix import RemixInvalid, parse_remix, remix_offer
+from thingapp.store import SessionRecord
+from thingapp.thing_ids import MAX_THING_ID, parse_thing_ref
+from thingapp.thingiverse import ThingiverseError
+from thingapp.tools import ToolInputError
+from thingapp.web.context import AppContext, context_of, current_session
+from thingapp.web.errors import UpstreamFailed
+from thingapp.web.jsonbody import BadRequest, read_json
+
+log = logging.getLogger("thingapp.things")
+
+
+async def _thing_and_files(context: AppContext, session: SessionRecord, thing_id: int,
+                           *, with_me: bool = False) -> list[Any]:
+    """The Thing, its files (and the user, for display), read side by side through the cache."""
+    reads = context.reads
+    calls = [reads.thing(session, thing_id), reads.files(session, thing_id)]
+    if with_me:
+        calls.append(reads.me(session))
+    try:
+        return list(await asyncio.gather(*calls))
+    except ThingiverseError as exc:
+        log.info("Thingiverse refused thing %s: %s", thing_id, exc)
+        status, message = upstream_failure(exc, thing_id)
+        if status == 401:
+            await context.signin.sign_out(session)
+        raise UpstreamFailed(status, message) from exc
+
+
+def _model_files(files: list[dict[str, Any]], extensions: Sequence[str]) -> list[dict[str, Any]]:
+    return [f for f in files if isinstance(f.get("id"), int) and isinstance(f.get("name"), str)
+            and Path(f["name"]).suffix.lower() in extensions]
+
+
+def _kinds(extensions: Sequence[str]) -> str:
+    """(".stl", ".obj", ".3mf") -> "STL, OBJ or 3MF"."""
+    names = [e.lstrip(".").upper() for e in extensions]
+    return " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def _thing_id(request: Request) -> int:
+    thing_id = parse_thing_ref(request.query_params.get("thing_id", ""))
+    if thing_id is None:
+        raise BadRequest("thing_id must be a Thing number.")
+    return thing_id
+
+
+async def context(request: Request) -> Response:
+    """`GET /api/context?thing_id=N`: who is signed in, the Thing, its model files, the tools,
+    and the actions on offer (with the licences a remix may take)."""
+    session = await current_session(request)
+    thing_id = _thing_id(request)
+    app = context_of(request)
+    thing, files, me = await _thing_and_files(app, session, thing_id, with_me=True)
+    choice = choose_actions(thing, session.user_id)
+    creator = thing.get("creator") if isinstance(thing.get("creator"), dict) else {}
+    name = str(thing.get("name") or f"Thing {thing_id}")
+    tools = list(app.tools.values())
+    extensions = {ext for tool in tools for ext in tool.extensions}
+    body: dict[str, Any] = {
+        "user": {"id": session.user_id, "name": str(me.get("name") or session.user_id)},
+        "thing": {"id": thing_id, "name": name,
+                  "creator": str(creator.get("name") or "unknown"),
+                  "license": str(thing.get("license") or "unknown licence"),
+                  "url": f"{app.settings.thingiverse_url}/thing:{thing_id}"},
+        "actions": [{"id": a.value, "label": a.label} for a in choice.actions],
+        "reason": choice.reason,
+        "tools": [{"id": t.id, "label": t.label, "extensions": list(t.extensions)}
+                  for t in tools],
+        "files": [{"id": f["id"], "name": f["name"], "size": f.get("size")}
+                  for f in _model_files(files, sorted(extensions))],
+    }
+    if Action.REMIX in choice.actions:
+        body["remix"] = remix_offer(thing, name)
+    return JSONResponse(body)
+
+
+async def start_job(request: Request) -> Response:
+    """`POST /api/jobs`: make a file from one of the Thing's models and carry out an action.
+    Everything the page says is checked again here: the action against the guidelines, the file
+    against the Thing, the options against the tool, the remix licence against the parent's."""
+    session = await current_session(request)
+    body = await read_json(request, {"thing_id": int, "file_id": int, "tool": str,
+                                     "options": dict, "action": str, "remix": dict},
+                           required={"thing_id", "file_id", "action"})
+    app = context_of(request)
+    tool = app.tool(body.get("tool"))
+    if tool is None:
+        raise BadRequest(f"There is no tool called {body.get('tool')!r}.")
+    try:
+        action = Action(body["action"])
+    except ValueError:
+        raise BadRequest("action must be post, remix or download.") from None
+    thing_id = body["thing_id"]
+    if not 0 < thing_id <= MAX_THING_ID:
+        raise BadRequest("thing_id is not a Thing id.")
+    thing, files = await _thing_and_files(app, session, thing_id)
+    choice = choose_actions(thing, session.user_id)
+    if action not in choice.actions:
+        return JSONResponse({"error": f"{action.label} is not open to you on this Thing: "
+                                      f"{choice.reason}"}, status_code=403)
+    models = _model_files(files, tool.extensions)
+    if not models:
+        raise BadRequest(f"This Thing has no {_kinds(tool.extensions)} file to work on.")
+    chosen = next((f for f in models if f["id"] == body["file_id"]), None)
+    if chosen is None:
+        raise BadRequest("Choose one of this Thing's model files.")
+    max_bytes = app.jobs.max_file_bytes
+    size = chosen.get("size")
+    if isinstance(size, int) and size > max_bytes:
+        raise BadRequest(f"{chosen['name']} is larger than the "
+                         f"{max_bytes // (1024 * 1024)} MB this app accepts.")
+    try:
+        options = tool.parse_options(body.get("options", {}))
+        remix = parse_remix(body.get("remix"), thing) if action is Action.REMIX else None
+    except (ToolInputError, RemixInvalid) as exc:
+        raise BadRequest(str(exc)) from exc
+    job_id = await app.jobs.start(session.user_id, session.token,
+                                  JobRequest(thing, chosen, tool, options, action, remix))
+    return JSONResponse({"job_id": job_id}, status_code=202)
+
+
+NO_SUCH_JOB = "There is no such job."
+
+
+async def job_status(request: Request) -> Response:
+    """`GET /api/jobs/{job_id}`: where a job is."""
+    session = await current_session(request)
+    jobs = context_of(request).jobs
+    job = await jobs.get(session.user_id, request.path_params["job_id"])
+    if job is None:
+        return JSONResponse({"error": NO_SUCH_JOB}, status_code=404)
+    return JSONResponse(jobs.view(job))
+
+
+async def latest_job(request: Request) -> Response:
+    """`GET /api/jobs?thing_id=N`: the user's latest job on this Thing, so a reloaded frame
+    finds what it was doing."""
+    session = await current_session(request)
+    jobs = context_of(request).jobs
+    job = await jobs.latest(session.user_id, _thing_id(request))
+    return JSONResponse({"job": jobs.view(job) if job else None})
+
+
+async def job_file(request: Request) -> Response:
+    """`GET /api/jobs/{job_id}/file`: the produced file of a download job."""
+    session = await current_session(request)
+    jobs = context_of(request).jobs
+    job = await jobs.get(session.user_id, request.path_params["job_id"])
+    path = jobs.file(job) if job is not None else None
+    if path is None:
+        return JSONResponse({"error": "This file is no longer here. Make it again."},
+                            status_code=404)
+    return FileResponse(path, filename=path.name, media_type="application/octet-stream")
