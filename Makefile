@@ -7,20 +7,23 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install browser redis clean
+.PHONY: demo test install browser redis lint wheel-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --quiet --upgrade pip
 
+# Editable in "compat" mode: the checkout itself is on the path (no setuptools banner), and
+# pip says only what fails.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --quiet -e '.[test,lint]' --config-settings editable_mode=compat
 	touch $@
 
 install: $(VENV)/.installed
 
+# Flags go through ARGS, e.g. make demo ARGS="--app-port 18000 --sandbox-port 18800".
 demo: install
-	$(BIN)/thingapp demo
+	$(BIN)/thingapp demo $(ARGS)
 
 # A Chromium for the browser tests: THINGAPP_CHROMIUM, Debian's package, or Playwright's build.
 browser: install
@@ -42,6 +45,15 @@ redis: install
 
 test: browser redis
 	$(BIN)/pytest
+
+# Code health: ruff's rules and mypy --strict, as pyproject.toml configures them.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# The wheel as an operator installs it, served from outside the source tree.
+wheel-check: install
+	PYTHON=$(BIN)/python .ci/wheel-check
 
 clean:
 	rm -rf $(VENV) test-output .pytest_cache

@@ -271,8 +271,8 @@ def page_weight(pair: Pair) -> None:
 def large_files() -> None:
     import trimesh
 
-    from thingapp.tools.scale import ScaleTool
     from thingapp.tools import SourceFile
+    from thingapp.tools.scale import ScaleTool
     work = Path(tempfile.mkdtemp(prefix="thingapp-big-"))
     source = work / "sphere.stl"
     sphere = trimesh.creation.icosphere(subdivisions=8, radius=50)

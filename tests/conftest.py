@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
-
 from live import Demo, LeakWatch, launch_chromium, start_demo, start_redis
+from playwright.sync_api import Browser, Page, sync_playwright
 from world import World
 
 

@@ -15,8 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import (Browser, BrowserContext, Frame, FrameLocator, Page, Playwright,
-                                  Request, Response)
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Frame,
+    FrameLocator,
+    Page,
+    Playwright,
+    Request,
+    Response,
+)
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -101,15 +109,16 @@ class Demo(Server):
         return self.url
 
 
-def start_demo(workdir: Path) -> Demo:
+def start_demo(workdir: Path, *args: str, env: dict[str, str] | None = None) -> Demo:
+    """`thingapp demo ARGS` on free ports, its store and log in `workdir`."""
     app_port, sandbox_port = free_port(), free_port()
     log_path = workdir / "demo.log"
     thingapp = Path(sys.executable).with_name("thingapp")
     with open(log_path, "wb") as log:
         process = spawn(
             [str(thingapp), "demo", "--app-port", str(app_port), "--sandbox-port",
-             str(sandbox_port), "--store", f"sqlite:///{workdir / 'demo.sqlite3'}"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+             str(sandbox_port), "--store", f"sqlite:///{workdir / 'demo.sqlite3'}", *args],
+            stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env={**os.environ, **(env or {})})
     demo = Demo(process, f"http://127.0.0.1:{app_port}", log_path,
                 sandbox_url=f"http://localhost:{sandbox_port}")
     deadline = time.monotonic() + 30

@@ -2,8 +2,13 @@
 
 import pytest
 
-from thingapp.actions import (REASON_DERIVATIVES, REASON_NO_DERIVATIVES, REASON_OWNER, Action,
-                              choose_actions)
+from thingapp.actions import (
+    REASON_DERIVATIVES,
+    REASON_NO_DERIVATIVES,
+    REASON_OWNER,
+    Action,
+    choose_actions,
+)
 from thingapp.licenses import LICENSES, allows_derivatives, find_license
 
 OWNER, OTHER = "1001", "1002"

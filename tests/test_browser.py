@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
-
 from live import app_frame, approve_in, sign_in_with_popup
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"

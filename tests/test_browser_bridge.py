@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from live import app_frame
 
 pytestmark = pytest.mark.e2e

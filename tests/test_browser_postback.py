@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 import trimesh
-from playwright.sync_api import Page, expect
-
 from live import Demo, app_frame, sign_in_with_popup
+from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"

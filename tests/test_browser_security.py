@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from playwright.sync_api import expect
-
 from live import app_frame, approve_in
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from live import free_port, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +40,7 @@ def test_check_lists_every_problem_in_a_sentence(tmp_path):
 def test_check_passes_complete_settings(tmp_path):
     result = run(["check"], env(tmp_path, **GOOD))
     assert result.returncode == 0
-    assert result.stdout.strip() == "The settings are complete."
+    assert result.stdout.strip() == "The settings are complete, and the store answers."
 
 
 def test_serve_refuses_to_start_with_a_placeholder_key(tmp_path):

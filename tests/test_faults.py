@@ -12,7 +12,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-
 from live import Server, free_port, start_server
 
 ENV = {"THINGAPP_CLIENT_ID": "thingapp-demo", "THINGAPP_CLIENT_SECRET": "thingapp-demo-secret",

@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-
 from world import OWNED_CC, OWNER, SECRET_KEY, World
+
+from thingapp.store import LoginStatus
 
 MB = 1024 * 1024
 
@@ -187,11 +188,16 @@ def test_hostile_input_gets_a_4xx_sentence_and_changes_nothing(world, case):
     is_json = r.headers.get("content-type", "").startswith("application/json")
     assert case.says in (r.json()["error"] if is_json else r.text)
     after = world.state_snapshot()
-    assert after.sessions == before.sessions  # nobody got a session
-    assert after.jobs == before.jobs and after.webhooks == before.webhooks
+    assert after.store.sessions == before.store.sessions  # nobody got a session
+    assert after.store.jobs == before.store.jobs
+    assert after.store.webhooks == before.store.webhooks
     assert after.thingiverse_writes == before.thingiverse_writes
-    # A login may at most be marked failed (so its frame hears why); none is completed.
-    assert set(after.logins) - set(before.logins) <= {(i, "failed") for i, _ in before.logins}
+    # No login is created or completed; one may at most be marked failed (so its frame hears
+    # why).
+    logins_before, logins_after = before.store.logins, after.store.logins
+    assert sum(logins_after.values()) == sum(logins_before.values())
+    for status in (LoginStatus.COMPLETE, LoginStatus.CLAIMED, LoginStatus.DENIED):
+        assert logins_after.get(status, 0) == logins_before.get(status, 0), status
 
 
 # Tokeninfo answering oddly, for an app whose client id is "123" ---------------------------------

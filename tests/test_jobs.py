@@ -9,7 +9,6 @@ import zipfile
 
 import pytest
 import trimesh
-
 from world import CC_ND, CC_SA, OTHER_CREATOR, OWNED_CC, OWNER, REMIXER, World
 
 CUBE_STL, CLIP_STL, CLIP_OBJ, NOTES_PDF, ORGANIZER_STL = 3001, 3002, 3003, 3004, 3005

@@ -9,9 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import expect
-
 from live import Server, free_port, sign_in_with_popup, start_server
+from playwright.sync_api import expect
 from proxy import ProxyServer, RoundRobinProxy
 
 CLIENT = {"THINGAPP_CLIENT_ID": "thingapp-demo", "THINGAPP_CLIENT_SECRET": "thingapp-demo-secret",

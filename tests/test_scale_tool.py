@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import trimesh
 
-from thingapp.tools.scale import ScaleTool
 from thingapp.tools import SourceFile, ToolInputError
+from thingapp.tools.scale import ScaleTool
 
 THING = {"id": 7, "name": "Benchy <b>", "creator": {"name": "CreativeTools"},
          "license": "Creative Commons - Attribution - No Derivatives",

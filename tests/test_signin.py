@@ -8,9 +8,17 @@ import time
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from starlette.testclient import TestClient
-
-from world import (ALL_RIGHTS_RESERVED, CC_ND, CC_SA, CLIENT_ID, OWNED_CC, OWNER, REMIXER,
-                      SECRET_KEY, World)
+from world import (
+    ALL_RIGHTS_RESERVED,
+    CC_ND,
+    CC_SA,
+    CLIENT_ID,
+    OWNED_CC,
+    OWNER,
+    REMIXER,
+    SECRET_KEY,
+    World,
+)
 
 
 @pytest.mark.parametrize(("user", "thing", "actions", "reason"), [

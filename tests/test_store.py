@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-
-from thingapp.store import LoginStatus, Store, WebhookRecord, open_store
+from thingapp.store import Census, JobStatus, LoginStatus, Store, WebhookRecord, open_store
 
 
 def with_store(url: str, body: Callable[[Store], Awaitable[Any]]) -> Any:
@@ -153,3 +152,21 @@ def test_sqlite_state_survives_reopening_the_file(tmp_path):
     url = f"sqlite:///{tmp_path / 'kept.sqlite3'}"
     with_store(url, lambda s: s.create_session("S7", "1001", "tok", 60))
     assert with_store(url, lambda s: s.get_session("S7")).token == "tok"
+
+
+def test_the_census_counts_live_records_of_each_kind(store_url):
+    async def body(store: Store) -> Census:
+        for n, status in enumerate([LoginStatus.PENDING, LoginStatus.PENDING,
+                                    LoginStatus.COMPLETE]):
+            await store.create_login(f"C{n}", "h", None, "popup", 60, status=status)
+        await store.create_login("gone", "h", None, "popup", 0.001)  # expires at once
+        await store.create_session("S1", "1001", "tok", 60)
+        await store.create_job("J1", "1001", 2001, "Starting", 60)
+        await store.create_job("J2", "1001", 2001, "Starting", 60)
+        await store.update_job("J2", step="done", message="Done.", status=JobStatus.DONE)
+        await store.add_webhook("k1", "order_created", "{}")
+        await asyncio.sleep(0.01)
+        return await store.census()
+    census = with_store(store_url, body)
+    assert census == Census({LoginStatus.PENDING: 2, LoginStatus.COMPLETE: 1}, 1,
+                            {JobStatus.RUNNING: 1, JobStatus.DONE: 1}, 1)

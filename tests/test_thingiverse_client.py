@@ -6,8 +6,7 @@ import json
 import httpx
 import pytest
 
-from thingapp.thingiverse import (InvalidToken, ThingiverseClient, ThingiverseError,
-                                  audience_matches)
+from thingapp.thingiverse import InvalidToken, ThingiverseClient, ThingiverseError, audience_matches
 
 
 def client_answering(handler) -> ThingiverseClient:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -15,6 +15,9 @@ from starlette.testclient import TestClient
 from thingapp.app import create_app
 from thingapp.sandbox import create_sandbox_app, default_config
 from thingapp.settings import Settings
+from thingapp.store import Census, open_store
+from thingapp.tools import Tool
+from thingapp.tools.scale import ScaleTool
 from thingapp.webhooks import WebhookHook
 
 APP_URL = "http://127.0.0.1:8000"
@@ -38,10 +41,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 @dataclass(frozen=True)
 class Snapshot:
-    logins: tuple
-    sessions: tuple
-    jobs: tuple
-    webhooks: tuple
+    store: Census
     thingiverse_writes: int
 
 
@@ -51,7 +51,7 @@ class World:
     def __init__(self, tmp_path: Path, sandbox_app: object = None,
                  wrap_transport: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
                  = lambda t: t, on_webhook: WebhookHook | None = None,
-                 **overrides: object) -> None:
+                 tools: Sequence[Tool] = (ScaleTool(),), **overrides: object) -> None:
         self.tmp_path = tmp_path
         self.sandbox_app = sandbox_app or create_sandbox_app(
             default_config(SANDBOX_URL, APP_URL, CLIENT_ID, CLIENT_SECRET))
@@ -59,7 +59,7 @@ class World:
         self.settings = make_settings(tmp_path, **overrides)
         self.app = create_app(self.settings,
                               transport=wrap_transport(httpx.ASGITransport(self.sandbox_app)),
-                              on_webhook=on_webhook)
+                              on_webhook=on_webhook, tools=tools)
         self.client = TestClient(self.app, base_url=APP_URL)
 
     def mint_token(self, user_id: int, client_id: str = CLIENT_ID) -> str:
@@ -139,25 +139,27 @@ class World:
         assert done.status_code == 200, done.text
         return int(done.json()["id"])
 
+    def census(self) -> Census:
+        """What the app's store holds, asked through the store's own interface."""
+        async def count() -> Census:
+            store = open_store(self.settings.store_url)
+            try:
+                return await store.census()
+            finally:
+                await store.close()
+        return asyncio.run(count())
+
     def session_count(self) -> int:
-        with sqlite3.connect(self.tmp_path / "app.sqlite3") as db:
-            return db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+        return self.census().sessions
 
     def state_snapshot(self) -> Snapshot:
         """The app's stored state, and how many writes Thingiverse has received."""
-        with sqlite3.connect(self.tmp_path / "app.sqlite3") as db:
-            def rows(sql: str) -> tuple:
-                return tuple(db.execute(sql).fetchall())
-            snapshot = Snapshot(
-                logins=rows("SELECT id, status FROM logins ORDER BY id"),
-                sessions=rows("SELECT * FROM sessions ORDER BY id"),
-                jobs=rows("SELECT * FROM jobs ORDER BY id"),
-                webhooks=rows("SELECT * FROM webhooks ORDER BY key"),
-                thingiverse_writes=sum(
-                    1 for e in self.sandbox.get("/sandbox/requests").json()
-                    if e["method"] in ("POST", "PATCH", "DELETE")
-                    and not e["path"].startswith(("/login/oauth/", "/sandbox/"))))
-        return snapshot
+        return Snapshot(
+            store=self.census(),
+            thingiverse_writes=sum(
+                1 for e in self.sandbox.get("/sandbox/requests").json()
+                if e["method"] in ("POST", "PATCH", "DELETE")
+                and not e["path"].startswith(("/login/oauth/", "/sandbox/"))))
 
     def authorize_state(self, login: dict) -> str:
         """The state a login sends to Thingiverse (as the callback would bring it back)."""

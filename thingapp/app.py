@@ -88,7 +88,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = open_store(settings.store_url)
+        store = await asyncio.to_thread(open_store, settings.store_url)  # may create a file
         timeout = httpx.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
         async with httpx.AsyncClient(transport=transport, timeout=timeout,
                                      follow_redirects=False) as http:

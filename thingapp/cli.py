@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib
 import json
 import logging
 import os
+import socket
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from starlette.applications import Starlette
 
 from thingapp.app import create_app
 from thingapp.settings import Settings, SettingsError
+from thingapp.tools import Tool
+from thingapp.tools.scale import ScaleTool
 
 DEMO_CLIENT_ID = "thingapp-demo"
 DEMO_CLIENT_SECRET = "thingapp-demo-secret"
@@ -30,6 +36,26 @@ def _configure_logging() -> None:
     logging.logMultiprocessing = False
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")  # platforms stamp lines
+    # httpx logs every request's full URL at INFO: signed storage and CDN addresses carry
+    # credentials in their query strings. The app logs what it needs itself.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
+
+
+class PortInUse(Exception):
+    """A port to listen on is taken; `str(exc)` names the flag that changes it."""
+
+
+def _check_port(host: str, port: int, flag: str) -> None:
+    """Refuse, in a sentence, a port another program already listens on (uvicorn would print
+    a traceback)."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(f"Port {port} on {host} is already in use ({exc.strerror}): "
+                            f"stop what is using it, or choose another port with {flag}.") from exc
 
 
 def _serve(app: Starlette, host: str, port: int) -> uvicorn.Server:
@@ -46,6 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print("thingapp can't start:", *exc.problems, sep="\n  ", file=sys.stderr)
         return 2
+    _check_port(args.host, args.port, "--port (or $PORT)")
     if args.workers > 1:  # each worker process builds its own app from the same environment
         uvicorn.run("thingapp.cli:app_from_environment", factory=True, host=args.host,
                     port=args.port, workers=args.workers, access_log=False, log_config=None,
@@ -62,12 +89,45 @@ def app_from_environment() -> Starlette:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    problems = Settings.from_env(os.environ).problems()
+    settings = Settings.from_env(os.environ)
+    problems = settings.problems()
     if problems:
         print("The settings have problems:", *problems, sep="\n  ")
         return 1
-    print("The settings are complete.")
+    problem = asyncio.run(_store_problem(settings.store_url))
+    if problem:
+        print(problem)
+        return 1
+    print("The settings are complete, and the store answers.")
     return 0
+
+
+async def _store_problem(url: str) -> str | None:
+    """None when the store at `url` answers, else a sentence saying what failed."""
+    from thingapp.store import open_store
+    where = _without_credentials(url)
+    try:
+        store = await asyncio.to_thread(open_store, url)
+    except Exception as exc:  # e.g. a SQLite file in a folder we may not create
+        return f"The store {where} can't be opened: {exc}."
+    try:
+        await asyncio.wait_for(store.ping(), timeout=5)
+    except Exception as exc:
+        reason = str(exc) or type(exc).__name__
+        return f"The store {where} did not answer: {reason.rstrip('.')}."
+    finally:
+        with contextlib.suppress(Exception):
+            await store.close()
+    return None
+
+
+def _without_credentials(url: str) -> str:
+    """A store URL fit to print: `redis://:password@host` loses its password."""
+    parts = urlsplit(url)
+    if parts.password is None and parts.username is None:
+        return url
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname or ''}{port}"))
 
 
 def cmd_webhooks(args: argparse.Namespace) -> int:
@@ -125,11 +185,31 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a bad seed directory, fault or setting: one sentence says why
         print(f"thingapp sandbox can't start: {exc}", file=sys.stderr)
         return 2
+    _check_port(args.host, args.port, "--port")
     _serve(app, args.host, args.port).run()
     return 0
 
 
+def load_tool(spec: str) -> Tool:
+    """`package.module:ClassName` -> an instance of that tool class, or a ValueError saying why."""
+    module_name, _, class_name = spec.partition(":")
+    if not module_name or not class_name:
+        raise ValueError(f"--tool {spec!r} must be written module:ClassName, "
+                         "e.g. thingapp.tools.scale:ScaleTool.")
+    try:
+        tool_class = getattr(importlib.import_module(module_name), class_name)
+    except ImportError as exc:
+        raise ValueError(f"--tool {spec!r}: the module {module_name} can't be imported "
+                         f"({exc}). Is it on PYTHONPATH?") from exc
+    except AttributeError:
+        raise ValueError(f"--tool {spec!r}: {module_name} has no {class_name}.") from None
+    tool: Tool = tool_class()
+    return tool
+
+
 async def _run_demo(args: argparse.Namespace) -> None:
+    _check_port("127.0.0.1", args.app_port, "--app-port")
+    _check_port("127.0.0.1", args.sandbox_port, "--sandbox-port")
     app_url = f"http://127.0.0.1:{args.app_port}"
     sandbox_url = f"http://localhost:{args.sandbox_port}"
     store = args.store or "sqlite:///" + str(Path(tempfile.mkdtemp(prefix="thingapp-demo-"))
@@ -140,7 +220,7 @@ async def _run_demo(args: argparse.Namespace) -> None:
     servers = [
         _serve(_sandbox_app(sandbox_url, app_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
                "127.0.0.1", args.sandbox_port),
-        _serve(create_app(settings), "127.0.0.1", args.app_port),
+        _serve(create_app(settings, tools=args.tools), "127.0.0.1", args.app_port),
     ]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     while not all(server.started for server in servers):
@@ -165,6 +245,11 @@ Press Ctrl+C to stop.""", flush=True)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        args.tools = [load_tool(spec) for spec in args.tool] or [ScaleTool()]
+    except ValueError as exc:
+        print(f"thingapp demo can't start: {exc}", file=sys.stderr)
+        return 2
     asyncio.run(_run_demo(args))
     return 0
 
@@ -213,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--app-port", type=int, default=8000)
     demo.add_argument("--sandbox-port", type=int, default=8800)
     demo.add_argument("--store", default="", help="store URL (default: a fresh temporary file)")
+    demo.add_argument("--tool", action="append", default=[], metavar="MODULE:CLASS",
+                      help="a tool to offer, e.g. examples.mirror_tool:MirrorTool (repeatable; "
+                           "default: the built-in thingapp.tools.scale:ScaleTool)")
     demo.set_defaults(func=cmd_demo)
     return parser
 
@@ -224,6 +312,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.func(args)
     except KeyboardInterrupt:
         return 0
+    except PortInUse as exc:
+        print(f"thingapp {args.command} can't start: {exc}", file=sys.stderr)
+        return 2
     return result
 
 

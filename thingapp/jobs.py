@@ -141,13 +141,13 @@ class Jobs:
     def view(self, job: JobRecord) -> dict[str, Any]:
         return job_view(job, self.stale_after)
 
-    def file(self, job: JobRecord) -> Path | None:
+    async def file(self, job: JobRecord) -> Path | None:
         """The produced file of a finished download job, if it is still here."""
         if job.status is not JobStatus.DONE:
             return None
-        folder = self.workdir / job.id / "out"
-        files = sorted(folder.iterdir()) if folder.is_dir() else []
-        return files[0] if files else None
+        folder = anyio.Path(self.workdir / job.id / "out")
+        files = sorted([path async for path in folder.iterdir()]) if await folder.is_dir() else []
+        return Path(files[0]) if files else None
 
     async def start(self, user_id: str, token: str, request: JobRequest) -> str:
         job_id = secrets.token_urlsafe(12)

@@ -19,6 +19,7 @@ from thingapp.store.interface import (
     WebhookStore,
 )
 from thingapp.store.records import (
+    Census,
     JobRecord,
     JobStatus,
     LoginRecord,
@@ -30,9 +31,9 @@ from thingapp.store.records import (
 
 URL_SCHEMES = ("sqlite:///", "redis://", "rediss://", "unix://")
 
-__all__ = ["JobRecord", "JobStatus", "JobStore", "LoginRecord", "LoginStatus", "LoginStore",
-           "ReadCache", "SessionRecord", "SessionStore", "Store", "StoreClosed", "URL_SCHEMES",
-           "WebhookRecord", "WebhookStore", "open_store"]
+__all__ = ["Census", "JobRecord", "JobStatus", "JobStore", "LoginRecord", "LoginStatus",
+           "LoginStore", "ReadCache", "SessionRecord", "SessionStore", "Store", "StoreClosed",
+           "URL_SCHEMES", "WebhookRecord", "WebhookStore", "open_store"]
 
 
 def open_store(url: str) -> Store:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from thingapp.store.records import (
+    Census,
     JobRecord,
     JobStatus,
     LoginRecord,
@@ -79,6 +80,9 @@ class Store(LoginStore, JobStore, WebhookStore, ReadCache, Protocol):
 
     async def ping(self) -> None:
         """Return when the store answers; raise (any exception) when it does not."""
+
+    async def census(self) -> Census:
+        """Count the live records (a scan: for operators and tests, not for requests)."""
 
     async def sweep(self) -> None:
         """Drop what has expired (Redis does it by itself)."""

@@ -62,6 +62,16 @@ class JobRecord:
 
 
 @dataclass(frozen=True)
+class Census:
+    """How many live records of each kind the store holds: for operators and tests, which
+    thereby never read a backend's tables or keys themselves."""
+    logins: dict[LoginStatus, int]
+    sessions: int
+    jobs: dict[JobStatus, int]
+    webhooks: int
+
+
+@dataclass(frozen=True)
 class WebhookRecord:
     key: str  # what makes a delivery the same event: a repeat is not stored again
     event: str

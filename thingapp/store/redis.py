@@ -15,6 +15,7 @@ import redis.asyncio as redis
 from redis.typing import EncodableT, FieldT
 
 from thingapp.store.records import (
+    Census,
     JobRecord,
     JobStatus,
     LoginRecord,
@@ -209,6 +210,17 @@ class RedisStore:
 
     async def ping(self) -> None:
         await self.redis.ping()
+
+    async def census(self) -> Census:
+        async def statuses(kind: str) -> list[str]:
+            keys = [key async for key in self.redis.scan_iter(f"{PREFIX}{kind}:*", count=1000)]
+            found = [await self.redis.hget(key, "status") for key in keys]
+            return [str(status) for status in found if status]
+        logins, jobs = await statuses("login"), await statuses("job")
+        sessions = [key async for key in self.redis.scan_iter(f"{PREFIX}session:*", count=1000)]
+        return Census({s: logins.count(s) for s in map(LoginStatus, set(logins))}, len(sessions),
+                      {s: jobs.count(s) for s in map(JobStatus, set(jobs))},
+                      int(await self.redis.llen(f"{PREFIX}webhooks")))
 
     async def sweep(self) -> None:
         """Nothing to do: Redis expires keys by their TTL."""

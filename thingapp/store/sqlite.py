@@ -17,6 +17,7 @@ from typing import Any
 import anyio.to_thread
 
 from thingapp.store.records import (
+    Census,
     JobRecord,
     JobStatus,
     LoginRecord,
@@ -258,6 +259,21 @@ class SQLiteStore:
 
     async def ping(self) -> None:
         await self._one("SELECT 1", ())
+
+    async def census(self) -> Census:
+        def run() -> Census:
+            now = time.time()
+            with self._connection() as conn:
+                logins = conn.execute("SELECT status, COUNT(*) FROM logins WHERE expires_at > ?"
+                                      " GROUP BY status", (now,)).fetchall()
+                sessions = conn.execute("SELECT COUNT(*) FROM sessions WHERE expires_at > ?",
+                                        (now,)).fetchone()[0]
+                jobs = conn.execute("SELECT status, COUNT(*) FROM jobs WHERE expires_at > ?"
+                                    " GROUP BY status", (now,)).fetchall()
+                webhooks = conn.execute("SELECT COUNT(*) FROM webhooks").fetchone()[0]
+            return Census({LoginStatus(s): n for s, n in logins}, sessions,
+                          {JobStatus(s): n for s, n in jobs}, webhooks)
+        return await anyio.to_thread.run_sync(run)
 
     async def sweep(self) -> None:
         """Drop expired rows."""

@@ -1,14 +1,17 @@
-"""Response headers every page needs inside Thingiverse's iframe, and an access log without secrets.
+"""Response headers every page needs inside Thingiverse's iframe, an access log without secrets
+or forged lines, and unexpected errors as sentences.
 
-Both are plain ASGI middleware so they cover every response, errors included.
+All are plain ASGI middleware so they cover every response, errors included.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from urllib.parse import parse_qsl
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,7 +91,7 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = 500
+        status: int | None = None  # None: the client went away before any answer
 
         async def record_status(message: Message) -> None:
             nonlocal status
@@ -105,13 +108,21 @@ class AccessLog:
             else:
                 await self.app(scope, receive, record_status)
         finally:
-            access_log.info("%s %s %d %.1fms", scope["method"], loggable_path(scope["path"]),
-                            status, (time.perf_counter() - started) * 1000)
+            access_log.info("%s %s %s %.1fms", scope["method"], loggable_path(scope["path"]),
+                            "disconnected" if status is None else status,
+                            (time.perf_counter() - started) * 1000)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 
 
 def loggable_path(path: str) -> str:
-    """The path as logs may show it: the webhook URL's secret is left out."""
-    return "/webhooks/…" if path.startswith("/webhooks/") else path
+    """The path as logs may show it: the webhook URL's secret left out, and control characters
+    (a percent-encoded CR or LF would start a forged line) written as escapes."""
+    if path.startswith("/webhooks/"):
+        return "/webhooks/…"
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii")
+                        if m.group() != "\\" else "\\\\", path)
 
 
 class ErrorsAsSentences:
@@ -135,6 +146,9 @@ class ErrorsAsSentences:
 
         try:
             await self.app(scope, receive, watch)
+        except ClientDisconnect:  # it sent part of a body and left: nobody to answer
+            error_log.info("%s %s: the client disconnected before sending its whole body",
+                           scope["method"], loggable_path(scope["path"]))
         except Exception:
             error_log.exception("unhandled error on %s %s", scope["method"],
                                 loggable_path(scope["path"]))

@@ -164,7 +164,7 @@ async def job_file(request: Request) -> Response:
     session = await current_session(request)
     jobs = context_of(request).jobs
     job = await jobs.get(session.user_id, request.path_params["job_id"])
-    path = jobs.file(job) if job is not None else None
+    path = await jobs.file(job) if job is not None else None
     if path is None:
         return JSONResponse({"error": "This file is no longer here. Make it again."},
                             status_code=404)

@@ -1,0 +1,1 @@
+"""Example tools for the kit; not part of the installed package."""
