@@ -8,6 +8,7 @@ page figures (as the tests find it).
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import statistics
@@ -42,11 +43,13 @@ class Visitor:
         self.sandbox = httpx.Client(base_url=pair.sandbox_url, timeout=60)
 
     def token(self, user_id: int) -> str:
-        return self.sandbox.post("/sandbox/tokens", json={"user_id": user_id,
-                                                          "client_id": CLIENT_ID}).json()["access_token"]
+        answer = self.sandbox.post("/sandbox/tokens",
+                                   json={"user_id": user_id, "client_id": CLIENT_ID})
+        return str(answer.json()["access_token"])
 
     def new_thing(self, license: str = "cc-sa") -> int:
-        return int(self.sandbox.post("/things/", headers={"Authorization": f"Bearer {self.token(1003)}"},
+        return int(self.sandbox.post("/things/",
+                                     headers={"Authorization": f"Bearer {self.token(1003)}"},
                                      json={"name": "Bench", "license": license,
                                            "category": "Other"}).json()["id"])
 
@@ -56,7 +59,8 @@ class Visitor:
         query = {k: v[0] for k, v in parse_qs(urlsplit(login["authorize_url"]).query).items()}
         r = self.sandbox.post("/login/oauth/authorize",
                               data={**query, "user_id": str(user_id), "decision": "agree"})
-        return login, {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).fragment).items()}
+        fragment = parse_qs(urlsplit(r.headers["location"]).fragment)
+        return login, {k: v[0] for k, v in fragment.items()}
 
     def finish(self, login: dict, fragment: dict) -> str:
         assert self.app.post("/api/callback", json=fragment).status_code == 200
@@ -77,12 +81,15 @@ class Visitor:
         self.sandbox.delete("/sandbox/faults")
         for route in UPSTREAM_READS:
             if latency_ms:
-                self.sandbox.post("/sandbox/faults", json={"route": route, "latency_ms": latency_ms})
+                self.sandbox.post("/sandbox/faults",
+                                  json={"route": route, "latency_ms": latency_ms})
 
     def job(self, session: str, **body: object) -> dict:
         headers = {"Authorization": f"Bearer {session}"}
-        job_id = self.app.post("/api/jobs", json={"tool": "scale", **body}, headers=headers).json()["job_id"]
-        while (view := self.app.get(f"/api/jobs/{job_id}", headers=headers).json())["status"] == "running":
+        job_id = self.app.post("/api/jobs", json={"tool": "scale", **body},
+                               headers=headers).json()["job_id"]
+        while (view := self.app.get(f"/api/jobs/{job_id}",
+                                    headers=headers).json())["status"] == "running":
             time.sleep(0.05)
         return view
 
@@ -204,8 +211,8 @@ def server_overhead(pair: Pair) -> None:
         own.append(float(timings["app"]))
         tokeninfo.append(float(timings["tokeninfo"]))
         token = v.token(1001)
-        alone.append(_timed(lambda: v.sandbox.post("/login/oauth/tokeninfo",
-                                                   data={"access_token": token})) * 1000)
+        alone.append(_timed(functools.partial(v.sandbox.post, "/login/oauth/tokeninfo",
+                                              data={"access_token": token})) * 1000)
     p50 = statistics.median
     report("the app's own time in the session endpoint",
            f"{p50(own):.2f} ms at p50 = {p50(own) / p50(alone):.2f} x one tokeninfo call "

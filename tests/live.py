@@ -29,7 +29,7 @@ from playwright.sync_api import (
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic",
-                 # Block third-party cookies as Safari, Firefox and Chrome's own users now meet them.
+                 # Block third-party cookies as Safari, Firefox and Chrome's users now meet them.
                  "--test-third-party-cookie-phaseout"]
 
 

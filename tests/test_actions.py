@@ -86,9 +86,11 @@ def test_a_thing_without_a_usable_creator_is_nobodys(creator):
 
 
 def test_ownership_compares_string_user_id_with_integer_creator_id():
-    assert choose_actions(thing("GNU - GPL", creator_id=1001), "1001").default is Action.POST_TO_THING
-    assert choose_actions(thing("GNU - GPL", creator_id="1001"), "1001").default is Action.POST_TO_THING
-    assert choose_actions(thing("GNU - GPL", creator_id=10010), "1001").default is Action.REMIX
+    def default(creator_id: object) -> Action:
+        return choose_actions(thing("GNU - GPL", creator_id=creator_id), "1001").default
+    assert default(1001) is Action.POST_TO_THING
+    assert default("1001") is Action.POST_TO_THING
+    assert default(10010) is Action.REMIX
 
 
 def test_every_licence_is_found_by_code_and_by_display_string():
@@ -133,9 +135,10 @@ def test_permissive_parents_allow_any_licence_their_own_first(parent):
     assert allowed[0] == (find_license(parent).code or "pd0")
 
 
-@pytest.mark.parametrize("parent", ["Creative Commons - Attribution - No Derivatives",
-                                    "Creative Commons - Attribution - Non-Commercial - No Derivatives",
-                                    "All Rights Reserved", "Nokia", None])
+@pytest.mark.parametrize("parent", [
+    "Creative Commons - Attribution - No Derivatives",
+    "Creative Commons - Attribution - Non-Commercial - No Derivatives",
+    "All Rights Reserved", "Nokia", None])
 def test_no_remix_licence_exists_for_parents_without_derivatives(parent):
     assert remix_licenses(parent) == ()
 

@@ -1,4 +1,5 @@
-"""End to end in Chromium: the sandbox's Thing page on one site, the app in its iframe on another."""
+"""End to end in Chromium: the sandbox's Thing page on one site, the app in its iframe on
+another."""
 
 from __future__ import annotations
 
@@ -102,9 +103,11 @@ def test_a_third_origin_cannot_frame_the_app(demo, page):
     expect(app_frame(page).get_by_role("button", name="Connect Thingiverse")).to_be_visible()
 
 
-STORAGE_BLOCKED = "(() => { try { sessionStorage.length; return false; } catch { return true; } })()"
-STORAGE_DUMP = """(() => { const dump = (s) => { try { return JSON.stringify(Object.entries(s())); }
-  catch { return 'blocked'; } }; return [dump(() => localStorage), dump(() => sessionStorage)]; })()"""
+STORAGE_BLOCKED = ("(() => { try { sessionStorage.length; return false; } "
+                   "catch { return true; } })()")
+STORAGE_DUMP = """(() => { const dump = (s) => {
+    try { return JSON.stringify(Object.entries(s())); } catch { return 'blocked'; } };
+  return [dump(() => localStorage), dump(() => sessionStorage)]; })()"""
 
 
 def test_tokens_stay_out_of_storage_urls_and_logs(demo, page):

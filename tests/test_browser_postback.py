@@ -22,9 +22,11 @@ def screenshot(page: Page, name: str) -> None:
     app_frame(page).locator("html").screenshot(path=SCREENSHOTS / name)
 
 
-def sandbox_api(demo: Demo, method: str, path: str, user_id: int, **kwargs: object) -> httpx.Response:
+def sandbox_api(demo: Demo, method: str, path: str, user_id: int,
+                **kwargs: object) -> httpx.Response:
     token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens",
-                       json={"user_id": user_id, "client_id": "thingapp-demo"}).json()["access_token"]
+                       json={"user_id": user_id, "client_id": "thingapp-demo"}
+                       ).json()["access_token"]
     return httpx.request(method, f"{demo.sandbox_url}{path}",
                          headers={"Authorization": f"Bearer {token}"}, **kwargs)  # type: ignore[arg-type]
 

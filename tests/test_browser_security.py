@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from live import app_frame, approve_in
@@ -52,14 +54,15 @@ def test_thing_names_carrying_markup_render_as_text(demo, page):
 def test_a_login_planted_in_window_name_is_not_taken_at_top_level(demo, page):
     """Login CSRF: another site completes a login with its own account, opens the app with the
     claim in window.name (or a ?code=), hoping the visitor ends up signed in as the attacker."""
-    login = httpx.post(f"{demo.app_url}/api/logins", json={"thing_id": 2001, "mode": "frame"}).json()
+    login = httpx.post(f"{demo.app_url}/api/logins",
+                       json={"thing_id": 2001, "mode": "frame"}).json()
     state = login["authorize_url"].split("state=")[1]
     token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens",
                        json={"user_id": 1003, "client_id": "thingapp-demo"}).json()["access_token"]
     assert httpx.post(f"{demo.app_url}/api/callback",
                       json={"state": state, "access_token": token}).status_code == 200
-    planted = 'thingapp.pending:{"login_id": "%s", "claim": "%s", "thing_id": 2001}' % (
-        login["login_id"], login["claim"])
+    planted = "thingapp.pending:" + json.dumps(
+        {"login_id": login["login_id"], "claim": login["claim"], "thing_id": 2001})
     page.goto(f"{demo.sandbox_url}/")  # "another site"
     page.evaluate("name => { window.name = name; }", planted)
     page.goto(f"{demo.app_url}/?thing_id=2001")

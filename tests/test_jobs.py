@@ -90,10 +90,11 @@ def test_remix_cannot_drop_share_alike(world):
 
 def test_no_derivatives_download_has_the_size_and_attribution_and_is_private(world):
     token = world.sign_in(REMIXER, CC_ND)
-    r = world.start_job(token, thing_id=CC_ND, file_id=ORGANIZER_STL, action="download", tool="scale",
-                        options={"mode": "target", "value": "60", "output": "3mf"})
+    r = world.start_job(token, thing_id=CC_ND, file_id=ORGANIZER_STL, action="download",
+                        tool="scale", options={"mode": "target", "value": "60", "output": "3mf"})
     job = world.wait_job(token, r.json()["job_id"])
-    file = world.client.get(f"/api/jobs/{job['id']}/file", headers={"Authorization": f"Bearer {token}"})
+    file = world.client.get(f"/api/jobs/{job['id']}/file",
+                            headers={"Authorization": f"Bearer {token}"})
     assert file.status_code == 200
     assert 'filename="desk_organizer_60mm.3mf"' in file.headers["content-disposition"]
     assert max(mesh_of(file.content, "3mf").extents) == pytest.approx(60)
@@ -153,7 +154,7 @@ def test_only_the_things_model_files_can_be_chosen(world, file_id):
 def test_context_lists_only_model_files_and_the_allowed_remix_licences(world):
     body = world.context(world.sign_in(REMIXER, CC_SA), CC_SA).json()
     assert [f["name"] for f in body["files"]] == ["cable_clip.stl", "cable_clip.obj"]
-    assert [l["code"] for l in body["remix"]["licenses"]] == ["cc-sa"]
+    assert [offered["code"] for offered in body["remix"]["licenses"]] == ["cc-sa"]
     assert body["remix"]["name"] == "Remix of Cable Clip"
     nd = world.context(world.sign_in(REMIXER, CC_ND), CC_ND).json()
     assert "remix" not in nd
@@ -161,7 +162,7 @@ def test_context_lists_only_model_files_and_the_allowed_remix_licences(world):
 
 @pytest.mark.parametrize(("data", "message"), [
     (b"this is not a mesh at all" * 10, "This file is not a STL model that can be read."),
-    (b"\0" * 80 + struct.pack("<I", 0), "The model is empty: it has no triangles to scale."),
+    (b"\0" * 80 + struct.pack("<I", 0), "The model is empty: it has no triangles to work on."),
 ])
 def test_a_file_that_is_not_a_usable_mesh_fails_with_a_sentence(world, data, message):
     file_id = world.put_file(OWNER, OWNED_CC, "broken.stl", data)
@@ -288,8 +289,9 @@ def test_repeat_launches_read_the_thing_from_the_cache_and_a_post_refreshes_its_
     world.context(token, OWNED_CC)
     assert sandbox_gets(world, "/things/2001") == 1
     assert sandbox_gets(world, "/things/2001/files") == 1
-    job = world.wait_job(token, world.start_job(token, thing_id=OWNED_CC, file_id=CUBE_STL,
-                                                action="post", options=percent(75)).json()["job_id"])
+    started = world.start_job(token, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
+                              options=percent(75))
+    job = world.wait_job(token, started.json()["job_id"])
     assert job["status"] == "done"
     after = world.context(token, OWNED_CC).json()
     assert [f["name"] for f in after["files"]] == [f["name"] for f in first["files"]] + [

@@ -38,7 +38,8 @@ def make(cube: Path, tmp_path: Path, name: str, **raw: str):
     ("\x00\x07.stl", "model_150pct.stl"),
     ("my model (v2).STL", "my_model_v2_150pct.stl"),
 ])
-def test_produced_names_are_safe_whatever_the_source_is_called(cube, tmp_path, source_name, produced):
+def test_produced_names_are_safe_whatever_the_source_is_called(cube, tmp_path, source_name,
+                                                               produced):
     made = make(cube, tmp_path, source_name, mode="percent", value="150", output="stl")
     assert made.name == produced
     assert made.path.parent == tmp_path / "out"

@@ -37,20 +37,24 @@ def test_placeholder_secret_keys_are_refused(key):
 
 def test_short_secret_key_is_refused_with_its_length():
     problems = Settings.from_env({**GOOD, "THINGAPP_SECRET_KEY": "abc12345"}).problems()
-    assert problems == ["THINGAPP_SECRET_KEY is 8 characters long: use at least 32 random characters."]
+    assert problems == ["THINGAPP_SECRET_KEY is 8 characters long: use at least 32 random "
+                        "characters."]
 
 
 def test_every_problem_is_reported_at_once():
     problems = Settings.from_env({"THINGIVERSE_URL": "ftp://x"}).problems()
     text = "\n".join(problems)
-    for name in ("THINGAPP_CLIENT_ID", "THINGAPP_SECRET_KEY", "THINGAPP_PUBLIC_URL", "THINGIVERSE_URL"):
+    for name in ("THINGAPP_CLIENT_ID", "THINGAPP_SECRET_KEY", "THINGAPP_PUBLIC_URL",
+                 "THINGIVERSE_URL"):
         assert name in text
     assert len(problems) == 4
 
 
 def test_public_url_must_be_an_origin():
-    problems = Settings.from_env({**GOOD, "THINGAPP_PUBLIC_URL": "https://app.example.com/app"}).problems()
-    assert problems == ["THINGAPP_PUBLIC_URL 'https://app.example.com/app' must be an origin with no path, query or fragment."]
+    problems = Settings.from_env(
+        {**GOOD, "THINGAPP_PUBLIC_URL": "https://app.example.com/app"}).problems()
+    assert problems == ["THINGAPP_PUBLIC_URL 'https://app.example.com/app' must be an origin "
+                        "with no path, query or fragment."]
 
 
 def test_the_demo_runs_with_a_generated_key():

@@ -129,7 +129,8 @@ def _state_for(login_id: str, *, key: str = SECRET_KEY, age: int = 0) -> str:
     class OldSigner(TimestampSigner):
         def get_timestamp(self) -> int:
             return int(time.time()) - age
-    return URLSafeTimedSerializer(key, salt="thingapp.login-state", signer=OldSigner).dumps(login_id)
+    return URLSafeTimedSerializer(key, salt="thingapp.login-state",
+                                  signer=OldSigner).dumps(login_id)
 
 
 @pytest.mark.parametrize(("make_state", "reason"), [
@@ -151,8 +152,8 @@ def test_forged_or_expired_state_is_refused(world, make_state, reason):
 def test_session_tokens_are_checked(world, tmp_path):
     token = world.sign_in(OWNER)
     assert world.context(token, OWNED_CC).status_code == 200
-    for bad in (token[:-3] + "abc", "nonsense",
-                URLSafeTimedSerializer("another-key-" + "z" * 30, salt="thingapp.session").dumps("x")):
+    other_key = URLSafeTimedSerializer("another-key-" + "z" * 30, salt="thingapp.session")
+    for bad in (token[:-3] + "abc", "nonsense", other_key.dumps("x")):
         r = world.context(bad, OWNED_CC)
         assert r.status_code == 401 and r.json()["reason"] == "signed_out"
     assert world.client.get("/api/context?thing_id=2001").status_code == 401

@@ -22,8 +22,9 @@ def with_store(url: str, body: Callable[[Store], Awaitable[Any]]) -> Any:
 def test_a_login_moves_on_from_a_status_exactly_once_under_concurrency(store_url):
     async def body(store: Store) -> list[Any]:
         await store.create_login("L1", "hash", 2001, "popup", 60)
-        return await asyncio.gather(*[store.transition_login("L1", LoginStatus.PENDING, LoginStatus.CONSUMED)
-                                      for _ in range(20)])
+        return await asyncio.gather(*[
+            store.transition_login("L1", LoginStatus.PENDING, LoginStatus.CONSUMED)
+            for _ in range(20)])
     results = with_store(store_url, body)
     assert sum(1 for moved in results if moved) == 1
     assert next(moved for moved in results if moved).status == LoginStatus.CONSUMED
@@ -46,7 +47,8 @@ def test_a_login_carries_its_session_and_error(store_url):
     async def body(store: Store) -> tuple[Any, Any]:
         await store.create_login("L3", "h", 7, "popup", 60)
         await store.transition_login("L3", LoginStatus.PENDING, LoginStatus.CONSUMED)
-        await store.transition_login("L3", LoginStatus.CONSUMED, LoginStatus.COMPLETE, session_id="S1")
+        await store.transition_login("L3", LoginStatus.CONSUMED, LoginStatus.COMPLETE,
+                                     session_id="S1")
         wrong = await store.transition_login("L3", LoginStatus.PENDING, LoginStatus.CONSUMED)
         return await store.get_login("L3"), wrong
     login, wrong = with_store(store_url, body)

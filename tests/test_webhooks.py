@@ -14,8 +14,9 @@ SECRET = "whsec-" + "q" * 26
 
 
 def order(**changes: object) -> dict:
-    base = {"id": "5501", "thing_id": "2001", "amount": "14.53", "add_date": "2026-11-01 10:00:00",
-            "modified_date": "2026-11-01 10:00:00", "charges": [{"type": "Shipping", "amount": "3.00"}],
+    base = {"id": "5501", "thing_id": "2001", "amount": "14.53",
+            "add_date": "2026-11-01 10:00:00", "modified_date": "2026-11-01 10:00:00",
+            "charges": [{"type": "Shipping", "amount": "3.00"}],
             "fees": "0.50", "validated_shipping_address": {"city": "Lyon"}, "is_shipped": "false",
             "status": "paid", "note": ""}
     return {**base, **changes}
@@ -78,7 +79,8 @@ def test_a_repeat_delivery_is_acknowledged_and_not_stored_twice(hooked):
     again = post(w, body)
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert len(stored(w)) == 1 and len(received) == 1
-    later = post(w, {"event": "order_refunded", "order": order(modified_date="2026-11-03 09:00:00")})
+    later = post(w, {"event": "order_refunded",
+                     "order": order(modified_date="2026-11-03 09:00:00")})
     assert later.json()["duplicate"] is False
     assert [r.event for r in stored(w)] == ["order_refunded", "order_created"]
 
