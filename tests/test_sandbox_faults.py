@@ -27,9 +27,9 @@ from test_sandbox import (
     sandbox,  # noqa: F401 (the fixture)
 )
 from thingapp.sandbox import create_sandbox_app, default_config
-from thingapp.sandbox.connection import ConnectionDropped, ConnectionTimedOut
-from thingapp.sandbox.fault_spec import parse_fault_spec
-from thingapp.sandbox.faults import BadFault, Fault
+from thingapp.sandbox.harness.connection import ConnectionDropped, ConnectionTimedOut
+from thingapp.sandbox.harness.fault_spec import parse_fault_spec
+from thingapp.sandbox.harness.faults import BadFault, Fault
 
 
 def set_fault(sandbox: TestClient, **fault: Any) -> Any:

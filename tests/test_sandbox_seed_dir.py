@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 
 from test_sandbox import APP_URL, SANDBOX_URL, Page, bearer, make_client, mint_token
 from thingapp.sandbox import SandboxConfig, create_sandbox_app, default_config
-from thingapp.sandbox.seed_dir import SeedError, load_seed_dir
+from thingapp.sandbox.world.seed_dir import SeedError, load_seed_dir
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "thingapp" / "sandbox" / "example_seed"
+EXAMPLE = Path(__file__).resolve().parents[1] / "thingapp" / "sandbox" / "world" / "example_seed"
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "thingiverse-samples"
 THING_ID, CREATOR_ID, JOHN_ID = 922740, 139295, 12345
 EXAMPLE_FILES = ["pi_case_bottom.stl", "pi_case_top.stl", "vesa_75mm_mount.stl"]

@@ -1,10 +1,10 @@
 """A local stand-in for www.thingiverse.com and api.thingiverse.com (see `app` for the routes)."""
 
 from thingapp.sandbox.app import SandboxClient, SandboxConfig, create_sandbox_app, default_config
-from thingapp.sandbox.connection import ConnectionDropped, ConnectionTimedOut
-from thingapp.sandbox.fault_spec import parse_fault_spec
-from thingapp.sandbox.faults import BadFault, Fault
-from thingapp.sandbox.seed_dir import SeedError
+from thingapp.sandbox.harness.connection import ConnectionDropped, ConnectionTimedOut
+from thingapp.sandbox.harness.fault_spec import parse_fault_spec
+from thingapp.sandbox.harness.faults import BadFault, Fault
+from thingapp.sandbox.world.seed_dir import SeedError
 
 __all__ = [
     "BadFault",

@@ -71,7 +71,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -81,31 +80,31 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from thingapp.sandbox import (
-    api,
-    bridge,
-    editing,
-    listing,
-    oauth,
-    pages,
-    scripting,
-    storage,
-    uploads,
-)
+from thingapp.sandbox.api import editing, listing, uploads
+from thingapp.sandbox.api import endpoints as api
+from thingapp.sandbox.api.cors import CorsMiddleware
+from thingapp.sandbox.api.ratelimit import RateLimiter
 from thingapp.sandbox.config import SandboxClient, SandboxConfig, default_config
-from thingapp.sandbox.connection import SandboxStarlette
 from thingapp.sandbox.context import SandboxContext
-from thingapp.sandbox.cors import CorsMiddleware
-from thingapp.sandbox.faults import Fault, FaultMiddleware, FaultTable, check_route, route_keys
-from thingapp.sandbox.ratelimit import RateLimiter
-from thingapp.sandbox.request_log import RequestLogMiddleware
-from thingapp.sandbox.seed import build_world
-from thingapp.sandbox.seed_dir import load_seed_dir
-from thingapp.sandbox.state import World
+from thingapp.sandbox.harness import scripting
+from thingapp.sandbox.harness.connection import SandboxStarlette
+from thingapp.sandbox.harness.faults import (
+    Fault,
+    FaultMiddleware,
+    FaultTable,
+    check_route,
+    route_keys,
+)
+from thingapp.sandbox.harness.request_log import RequestLogMiddleware
+from thingapp.sandbox.storage import files as storage
+from thingapp.sandbox.world.seed import build_world
+from thingapp.sandbox.world.seed_dir import load_seed_dir
+from thingapp.sandbox.world.state import World
+from thingapp.sandbox.www import bridge, oauth, pages
 
 __all__ = ["SandboxClient", "SandboxConfig", "create_sandbox_app", "default_config"]
 
-_HERE = Path(__file__).resolve().parent
+WWW = "thingapp.sandbox.www"  # the package holding the www host's templates/ and static/
 # The sandbox takes small forms and JSON only (storage's upload form has its own limit, checked
 # as it streams); anything bigger is a client bug.
 MAX_BODY_BYTES = 64 * 1024
@@ -151,7 +150,7 @@ def create_sandbox_app(config: SandboxConfig, faults: Sequence[Fault] = ()) -> S
     world = _world(config)
     templates = Jinja2Templates(
         env=jinja2.Environment(
-            loader=jinja2.FileSystemLoader(_HERE / "templates"),
+            loader=jinja2.PackageLoader(WWW, "templates"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -180,7 +179,7 @@ def create_sandbox_app(config: SandboxConfig, faults: Sequence[Fault] = ()) -> S
         _route("/sandbox/things/{id}/files", bridge.thing_files),
         _route("/sandbox/orders", bridge.record_order, "POST"),
         _route("/sandbox/orders", bridge.list_orders, "GET"),
-        Mount("/static", StaticFiles(directory=_HERE / "static"), name="static"),
+        Mount("/static", StaticFiles(packages=[(WWW, "static")]), name="static"),
     ]
     table = FaultTable()
     for fault in faults:

@@ -4,17 +4,15 @@ the rate limiter."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from thingapp.sandbox.api.ratelimit import RateLimiter
 from thingapp.sandbox.config import SandboxConfig
-from thingapp.sandbox.ratelimit import RateLimiter
-from thingapp.sandbox.state import World
-
-if TYPE_CHECKING:  # faults answers with the api's errors, and the api needs this module
-    from thingapp.sandbox.faults import FaultTable
+from thingapp.sandbox.harness.faults import FaultTable
+from thingapp.sandbox.world.state import World
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thingapp.sandbox.blobs import BlobStore
+from thingapp.sandbox.world.blobs import BlobStore
 
 JsonObject = dict[str, Any]
 

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from thingapp.sandbox.context import SandboxContext, context_of
-from thingapp.sandbox.objects import PLACEHOLDER_IMAGE, thing_summary
-from thingapp.sandbox.state import Grant, JsonObject, World
-from thingapp.sandbox.storage import storage_url
+from thingapp.sandbox.http import error_response, storage_url
+from thingapp.sandbox.world.objects import PLACEHOLDER_IMAGE, thing_summary
+from thingapp.sandbox.world.state import Grant, JsonObject, World
 
 ApiHandler = Callable[[Request, SandboxContext, Grant], Awaitable[Response]]
 
@@ -44,11 +44,6 @@ def not_found() -> ApiError:
 def forbidden() -> ApiError:
     """The answer to a request on another user's Thing or file."""
     return ApiError(403, "Forbidden")
-
-
-def error_response(status: int, message: str) -> JSONResponse:
-    """`{"error": message}` with the same text in `X-Error`."""
-    return JSONResponse({"error": message}, status_code=status, headers={"X-Error": message})
 
 
 def api_endpoint(handler: ApiHandler) -> Callable[[Request], Awaitable[Response]]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from thingapp.sandbox.api import ancestor_summaries, not_found, thing_id_param
+from thingapp.sandbox.api.endpoints import ancestor_summaries, not_found, thing_id_param
+from thingapp.sandbox.api.paging import paged_response
 from thingapp.sandbox.context import SandboxContext
-from thingapp.sandbox.objects import thing_summary
-from thingapp.sandbox.paging import paged_response
-from thingapp.sandbox.state import Grant
+from thingapp.sandbox.world.objects import thing_summary
+from thingapp.sandbox.world.state import Grant
 
 
 async def get_thing_files(request: Request, context: SandboxContext, grant: Grant) -> Response:

@@ -21,7 +21,7 @@ import unicodedata
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from thingapp.sandbox.api import (
+from thingapp.sandbox.api.endpoints import (
     ApiError,
     check_owner,
     id_param,
@@ -30,9 +30,9 @@ from thingapp.sandbox.api import (
     thing_id_param,
 )
 from thingapp.sandbox.context import SandboxContext
-from thingapp.sandbox.objects import file_date, file_object, now_iso
-from thingapp.sandbox.state import Grant, PendingUpload, StoredFile
-from thingapp.sandbox.storage import UPLOAD_FIELD_NAMES
+from thingapp.sandbox.storage.files import UPLOAD_FIELD_NAMES
+from thingapp.sandbox.world.objects import file_date, file_object, now_iso
+from thingapp.sandbox.world.state import Grant, PendingUpload, StoredFile
 
 ACCESS_KEY_ID = "AKIASANDBOXUPLOADS00"
 BUCKET = "thingiverse-sandbox-uploads"

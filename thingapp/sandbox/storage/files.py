@@ -9,16 +9,14 @@ here, as it would for real. Errors are S3's XML: `<Error><Code>...</Code><Messag
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
-from xml.sax.saxutils import escape
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from thingapp.sandbox.context import context_of
-from thingapp.sandbox.upload_form import FormRefused, invalid, read_upload_form, too_large
+from thingapp.sandbox.http import s3_error, storage_url
+from thingapp.sandbox.storage.upload_form import FormRefused, invalid, read_upload_form, too_large
 
-_XML = "application/xml"
 TWO_AUTH_MECHANISMS = (
     "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
     "Signature query string parameter or the Authorization header should be specified"
@@ -37,21 +35,6 @@ UPLOAD_FIELD_NAMES = (
 )
 # Room for the issued fields around the file, when judging a Content-Length before reading.
 FORM_ALLOWANCE_BYTES = 64 * 1024
-
-
-def storage_url(public_url: str, file_id: int, name: str) -> str:
-    """Where storage serves a file's bytes."""
-    return f"{public_url}/storage/{file_id}/{quote(name)}"
-
-
-def s3_error(status: int, code: str, message: str, **details: str) -> Response:
-    """An S3 error document; `details` become extra elements (e.g. MaxSizeAllowed)."""
-    extra = "".join(f"<{name}>{escape(text)}</{name}>" for name, text in details.items())
-    body = (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>{extra}</Error>"
-    )
-    return Response(body, status_code=status, media_type=_XML)
 
 
 async def serve_file(request: Request) -> Response:

@@ -17,7 +17,7 @@ class BlobStore:
 
     def __init__(self) -> None:
         self._dir: Path | None = None
-        self._cleanup: weakref.finalize[..., None] | None = None
+        self._cleanup: weakref.finalize[..., BlobStore] | None = None
 
     def path_for(self, name: str) -> Path:
         """A path in the store's directory (made if needed) for a blob called `name`."""

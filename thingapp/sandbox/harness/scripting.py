@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from thingapp.sandbox.context import SandboxContext, context_of
-from thingapp.sandbox.faults import BadFault, parse_fault, route_keys
+from thingapp.sandbox.harness.faults import BadFault, parse_fault, route_keys
 
 
 class BadInput(Exception):

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from thingapp.sandbox.faults import KINDS, BadFault, Fault, parse_fault
+from thingapp.sandbox.harness.faults import KINDS, BadFault, Fault, parse_fault
 
 _NUMBERS = {
     "status": "status",

@@ -13,7 +13,7 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from thingapp.sandbox.state import World
+from thingapp.sandbox.world.state import World
 
 LOG_PATH = "/sandbox/requests"
 REDACTED = "[redacted]"

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import trimesh
 
-from thingapp.sandbox import file_contents as fc
-from thingapp.sandbox.licenses import ALL_RIGHTS_RESERVED, LICENSES, License
-from thingapp.sandbox.objects import (
+from thingapp.sandbox.world import file_contents as fc
+from thingapp.sandbox.world.licenses import ALL_RIGHTS_RESERVED, LICENSES, License
+from thingapp.sandbox.world.objects import (
     ThingCounts,
     UserFacts,
     file_date,
@@ -24,7 +24,7 @@ from thingapp.sandbox.objects import (
     user_object,
     user_summary,
 )
-from thingapp.sandbox.state import JsonObject, StoredFile, World
+from thingapp.sandbox.world.state import JsonObject, StoredFile, World
 
 
 @dataclass(frozen=True)

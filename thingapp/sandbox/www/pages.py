@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from thingapp.sandbox.api import ancestor_summaries
-from thingapp.sandbox.bridge import SHIPPING_ADDRESS
+from thingapp.sandbox.api.endpoints import ancestor_summaries
 from thingapp.sandbox.context import context_of
+from thingapp.sandbox.www.bridge import SHIPPING_ADDRESS
 
 # What Thingiverse's iframe allows by default (downloads included, so an app can offer a file
 # from inside the frame); `?popups=0` drops the popup flags so an app's in-frame sign-in fallback

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from thingapp.sandbox.api import (
+from thingapp.sandbox.api.endpoints import (
     ApiError,
     check_owner,
     json_body,
@@ -23,8 +23,8 @@ from thingapp.sandbox.api import (
     thing_id_param,
 )
 from thingapp.sandbox.context import SandboxContext
-from thingapp.sandbox.licenses import LICENSES
-from thingapp.sandbox.objects import (
+from thingapp.sandbox.world.licenses import LICENSES
+from thingapp.sandbox.world.objects import (
     ThingCounts,
     now_iso,
     set_texts,
@@ -32,7 +32,7 @@ from thingapp.sandbox.objects import (
     thing_object,
     user_summary,
 )
-from thingapp.sandbox.state import Grant, JsonObject, World
+from thingapp.sandbox.world.state import Grant, JsonObject, World
 
 # Thingiverse's top-level categories, plus two of the sub-categories apps commonly name.
 CATEGORIES = (
@@ -155,8 +155,8 @@ def _apply(thing: JsonObject, fields: dict[str, Any], public_url: str) -> None:
     if "description" in fields or "instructions" in fields:
         set_texts(
             thing,
-            description=fields.get("description", thing["description"]),
-            instructions=fields.get("instructions", thing["instructions"]),
+            description=str(fields.get("description", thing["description"]) or ""),
+            instructions=str(fields.get("instructions", thing["instructions"]) or ""),
         )
     if "is_wip" in fields:
         thing["is_wip"] = int(fields["is_wip"])

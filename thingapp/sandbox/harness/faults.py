@@ -38,13 +38,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from thingapp.sandbox.api import error_response
-from thingapp.sandbox.connection import (
+from thingapp.sandbox.harness.connection import (
     ConnectionDropped,
     ConnectionTimedOut,
     connection_of,
 )
-from thingapp.sandbox.storage import s3_error
+from thingapp.sandbox.http import error_response, s3_error
 
 INJECTED = "Injected fault"
 SCRIPTING_PREFIX = "/sandbox/"

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from thingapp.sandbox.config import SandboxClient, SandboxConfig
 from thingapp.sandbox.context import context_of
-from thingapp.sandbox.pages import message_page
+from thingapp.sandbox.www.pages import message_page
 
 RESPONSE_TYPES = ("token", "code")
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
-from thingapp.sandbox.licenses import License
-from thingapp.sandbox.state import JsonObject
-from thingapp.sandbox.storage import storage_url
+from thingapp.sandbox.http import storage_url
+from thingapp.sandbox.world.licenses import License
+from thingapp.sandbox.world.state import JsonObject
 
 # File types Thingiverse lists as printable; others (e.g. pdf) get a null `direct_url`.
 PRINTABLE_EXTENSIONS = frozenset({"stl", "obj", "3mf", "amf", "ply"})

@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from thingapp.sandbox.context import context_of
-from thingapp.sandbox.objects import now_iso
+from thingapp.sandbox.world.objects import now_iso
 
 # The viewer's one shipping address, offered by the `address` dialog.
 SHIPPING_ADDRESS: dict[str, Any] = {

@@ -35,8 +35,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from thingapp.sandbox.licenses import LICENSES, License
-from thingapp.sandbox.objects import (
+from thingapp.sandbox.world.licenses import LICENSES, License
+from thingapp.sandbox.world.objects import (
     ThingCounts,
     UserFacts,
     file_date,
@@ -46,7 +46,7 @@ from thingapp.sandbox.objects import (
     user_object,
     user_summary,
 )
-from thingapp.sandbox.state import JsonObject, StoredFile, World
+from thingapp.sandbox.world.state import JsonObject, StoredFile, World
 
 FIRST_SEED_FILE_ID = 3001
 _THINGIVERSE_ORIGIN = re.compile(r"^https?://(?:www|api)\.thingiverse\.com(?=[/?#]|$)")
@@ -76,7 +76,7 @@ def load_seed_dir(directory: str | Path, public_url: str) -> World:
     if not (root / "users").is_dir() and not (root / "things").is_dir():
         raise SeedError(
             f"The seed directory {root} has neither users/ nor things/ in it; "
-            "see thingapp/sandbox/example_seed for the format."
+            "see thingapp/sandbox/world/example_seed for the format."
         )
     loader = _Loader(root, public_url)
     for path in _entries(root / "users"):

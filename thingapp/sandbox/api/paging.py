@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from thingapp.sandbox.api import ApiError
+from thingapp.sandbox.api.endpoints import ApiError
 from thingapp.sandbox.context import context_of
 
 DEFAULT_PER_PAGE = 30

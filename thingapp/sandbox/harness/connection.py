@@ -23,7 +23,7 @@ import httpx
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
-SCOPE_KEY = "thingapp.sandbox.connection"
+SCOPE_KEY = "thingapp.sandbox.harness.connection"
 # How long to wait for the server to notice an aborted connection before handing back.
 _NOTICE_TIMEOUT_S = 1.0
 
@@ -64,7 +64,8 @@ class Connection:
         transport.abort()
         # Let the server see the connection go, so it doesn't answer a 500 on our behalf.
         with anyio.move_on_after(_NOTICE_TIMEOUT_S):
-            while not getattr(self._cycle, "disconnected", True):
+            # uvicorn's request cycle has a flag but no event to wait on: poll it, briefly.
+            while not getattr(self._cycle, "disconnected", True):  # noqa: ASYNC110
                 await anyio.sleep(0.001)
 
 

@@ -1,0 +1,1 @@
+"""The sandbox's API host: the endpoints, their rules, pagination, CORS and rate limits."""

@@ -1,0 +1,1 @@
+"""What tests use to steer the sandbox: faults, scripting endpoints, the request log."""

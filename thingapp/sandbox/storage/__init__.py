@@ -1,0 +1,1 @@
+"""The sandbox's storage host: file bytes, and the upload form target."""

@@ -1,0 +1,1 @@
+"""The sandbox's www host: Thing pages with the app's iframe, OAuth pages, the bridge."""
