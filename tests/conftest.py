@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from live import Demo, LeakWatch, launch_chromium, start_demo, start_redis
 from playwright.sync_api import Browser, Page, sync_playwright
+from sandbox_helpers import make_client
+from starlette.testclient import TestClient
 from world import World
 
 
@@ -80,3 +82,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.sqlite3'}"
     return str(request.getfixturevalue("redis_url"))
+
+
+@pytest.fixture
+def sandbox() -> Iterator[TestClient]:
+    """The sandbox alone, in process, on its seeded world."""
+    with make_client() as client:
+        yield client

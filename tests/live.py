@@ -53,6 +53,24 @@ def spawn(args: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(list(args), preexec_fn=_parent_death_signal(), **popen)
 
 
+THINGAPP = str(Path(sys.executable).with_name("thingapp"))
+GOOD = {"THINGAPP_CLIENT_ID": "abc123", "THINGAPP_SECRET_KEY": "s" * 40,
+        "THINGAPP_PUBLIC_URL": "https://app.example.com"}  # settings `thingapp serve` accepts
+
+
+def cli_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """This process's environment without its THINGAPP_/THINGIVERSE_ settings, plus `settings`
+    and a store in `tmp_path`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("THINGAPP_", "THINGIVERSE_"))}
+    return {**base, "THINGAPP_STORE": f"sqlite:///{tmp_path / 'cli.sqlite3'}", **settings}
+
+
+def run_cli(args: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`thingapp ARGS` to its end, its output captured."""
+    return subprocess.run([THINGAPP, *args], env=environment, capture_output=True, text=True,
+                          timeout=30)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

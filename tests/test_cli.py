@@ -5,27 +5,15 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
-from live import free_port, spawn
+from live import GOOD, THINGAPP, free_port, spawn
+from live import cli_env as env
+from live import run_cli as run
 
 ROOT = Path(__file__).resolve().parent.parent
-THINGAPP = str(Path(sys.executable).with_name("thingapp"))
-GOOD = {"THINGAPP_CLIENT_ID": "abc123", "THINGAPP_SECRET_KEY": "s" * 40,
-        "THINGAPP_PUBLIC_URL": "https://app.example.com"}
-
-
-def env(tmp_path: Path, **settings: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("THINGAPP_", "THINGIVERSE_"))}
-    return {**base, "THINGAPP_STORE": f"sqlite:///{tmp_path / 'cli.sqlite3'}", **settings}
-
-
-def run(args: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([THINGAPP, *args], env=environment, capture_output=True, text=True,
-                          timeout=30)
 
 
 def test_check_lists_every_problem_in_a_sentence(tmp_path):

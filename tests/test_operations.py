@@ -8,8 +8,9 @@ import socket
 import time
 
 import httpx
-from live import free_port, start_server
-from test_cli import GOOD, env, run
+from live import GOOD, free_port, start_server
+from live import cli_env as env
+from live import run_cli as run
 from world import World
 
 

@@ -8,17 +8,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sandbox_helpers import APP_URL, SANDBOX_URL, bearer, make_client, mint_token, tokeninfo
 from starlette.testclient import TestClient
 
-from test_sandbox import (
-    APP_URL,
-    SANDBOX_URL,
-    bearer,
-    make_client,
-    mint_token,
-    sandbox,  # noqa: F401 (the fixture)
-    tokeninfo,
-)
 from thingapp.sandbox import SandboxConfig, default_config
 
 OTHER_APP_ORIGIN = "http://127.0.0.1:9"  # the second client's redirect_uri origin

@@ -8,17 +8,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from live import free_port, launch_chromium
 from playwright.sync_api import Browser, Frame, Page, expect, sync_playwright
+from sandbox_helpers import APP_URL, running
+from sandbox_helpers import Page as Html
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from live import free_port, launch_chromium
-from test_sandbox import APP_URL, sandbox  # noqa: F401 (the fixture)
-from test_sandbox import Page as Html
-from test_sandbox_faults import running
 from thingapp.sandbox import create_sandbox_app, default_config
 
 # --- over HTTP ----------------------------------------------------------------------------------

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from live import free_port, spawn
-from test_sandbox_seed_dir import EXAMPLE
+from sandbox_helpers import EXAMPLE
 
 THINGAPP = str(Path(sys.executable).with_name("thingapp"))
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,18 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+from live import free_port
+from sandbox_helpers import APP_URL, SANDBOX_URL, bearer, mint_token, running
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from live import free_port
-from test_sandbox import (
-    APP_URL,
-    SANDBOX_URL,
-    bearer,
-    mint_token,
-    sandbox,  # noqa: F401 (the fixture)
-)
 from thingapp.sandbox import create_sandbox_app, default_config
 from thingapp.sandbox.harness.connection import ConnectionDropped, ConnectionTimedOut
 from thingapp.sandbox.harness.fault_spec import parse_fault_spec
@@ -173,24 +165,6 @@ def test_faults_given_at_start_are_active_and_their_routes_checked() -> None:
 
 
 # --- on a real server -------------------------------------------------------------------------
-
-
-@contextmanager
-def running(app: Any, port: int) -> Iterator[str]:
-    """An ASGI app on uvicorn, on a loopback port, in a thread; its URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @contextmanager

@@ -7,14 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from sandbox_helpers import SANDBOX_URL, bearer, mint_token
 from starlette.testclient import TestClient
-
-from test_sandbox import (
-    SANDBOX_URL,
-    bearer,
-    mint_token,
-    sandbox,  # noqa: F401 (the fixture)
-)
 
 MARA, REMY, OLAF = 1001, 1002, 1003
 DRAFT = {"name": "Draft", "license": "cc", "category": "Other", "description": "A draft."}

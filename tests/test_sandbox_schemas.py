@@ -17,10 +17,9 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 import yaml
-from starlette.testclient import TestClient
-
-from test_sandbox import (
+from sandbox_helpers import (
     APP_URL,
+    EXAMPLE,
     SANDBOX_URL,
     SPEC_DIR,
     THING_IDS,
@@ -31,9 +30,10 @@ from test_sandbox import (
     load_schema,
     make_client,
     mint_token,
-    sandbox,  # noqa: F401 (the fixture)
+    seeded,
 )
-from test_sandbox_seed_dir import EXAMPLE, seeded
+from starlette.testclient import TestClient
+
 from thingapp.sandbox import SandboxConfig, default_config
 
 REMY = 1002

@@ -12,22 +12,15 @@ from typing import Any
 
 import pytest
 import trimesh
+from sandbox_helpers import APP_URL, EXAMPLE, SANDBOX_URL, Page, bearer, mint_token, seeded
 from starlette.testclient import TestClient
 
-from test_sandbox import APP_URL, SANDBOX_URL, Page, bearer, make_client, mint_token
 from thingapp.sandbox import SandboxConfig, create_sandbox_app, default_config
 from thingapp.sandbox.world.seed_dir import SeedError, load_seed_dir
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "thingapp" / "sandbox" / "world" / "example_seed"
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "thingiverse-samples"
 THING_ID, CREATOR_ID, JOHN_ID = 922740, 139295, 12345
 EXAMPLE_FILES = ["pi_case_bottom.stl", "pi_case_top.stl", "vesa_75mm_mount.stl"]
-
-
-def seeded(seed_dir: Path | str) -> TestClient:
-    base = default_config(SANDBOX_URL, APP_URL)
-    return make_client(SandboxConfig(base.public_url, base.app_url, base.clients,
-                                     seed_dir=str(seed_dir)))
 
 
 @pytest.fixture

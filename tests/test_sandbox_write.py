@@ -14,9 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from starlette.testclient import TestClient
-
-from test_sandbox import (
+from sandbox_helpers import (
     SANDBOX_URL,
     Page,
     assert_conforms,
@@ -24,8 +22,9 @@ from test_sandbox import (
     load_schema,
     make_client,
     mint_token,
-    sandbox,  # noqa: F401 (the fixture)
 )
+from starlette.testclient import TestClient
+
 from thingapp.sandbox import SandboxConfig, default_config
 
 MARA, REMY, OLAF = 1001, 1002, 1003
