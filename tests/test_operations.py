@@ -94,3 +94,13 @@ def test_outgoing_requests_are_not_logged_with_their_addresses(demo):
     assert "GET / 200" in log  # the app's own access line
     assert "HTTP Request" not in log and "/login/oauth/access_token" not in log
 
+
+
+def test_the_demo_prints_every_seeded_thing_with_its_owner_and_licence(demo):
+    log = demo.log()
+    for thing_id, name, owner, licence in [
+            (2001, "Calibration Cube", "mara_makes", "Creative Commons - Attribution"),
+            (2004, "Vintage Bracket", "olaf_original", "All Rights Reserved"),
+            (2005, "Hinge Box", "olaf_original",
+             "Creative Commons - Attribution - Non-Commercial - Share Alike")]:
+        assert f"{demo.sandbox_url}/thing:{thing_id}   {name}, by {owner}, {licence}\n" in log

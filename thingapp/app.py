@@ -32,7 +32,7 @@ from thingapp.settings import Settings
 from thingapp.signin import SignIn
 from thingapp.store import Store, open_store
 from thingapp.thingiverse import ThingiverseClient
-from thingapp.tools import Tool
+from thingapp.tools import Limits, Tool
 from thingapp.tools.scale import ScaleTool
 from thingapp.web import pages, signin_api, things_api, webhooks_api
 from thingapp.web.context import AppContext
@@ -40,10 +40,12 @@ from thingapp.web.errors import HANDLERS
 from thingapp.web.launch import LaunchPages
 from thingapp.web.security import AccessLog, ErrorsAsSentences, SecurityHeaders
 from thingapp.webhooks import WebhookHook
+from thingapp.workers import Workers
 
 log = logging.getLogger("thingapp")
 
 SWEEP_EVERY = 600.0  # seconds between sweeps of expired rows (Redis expires keys by itself)
+ARCHIVE_BUDGET = 10  # a 3MF may unpack to this many times the file-size limit
 TOOL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
@@ -99,10 +101,13 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             reads = CachedReads(thingiverse, store, app_token=settings.app_token)
             own_workdir = not settings.work_dir
             workdir = Path(settings.work_dir or tempfile.mkdtemp(prefix="thingapp-jobs-"))
-            jobs = Jobs(store, thingiverse, reads, workdir,
-                        thingiverse_url=settings.thingiverse_url,
-                        max_file_bytes=settings.max_file_mb * 1024 * 1024,
-                        stale_after=settings.job_stale_after)
+            workers = Workers(settings.job_workers, settings.job_memory_mb, settings.job_seconds)
+            max_file_bytes = settings.max_file_mb * 1024 * 1024
+            limits = Limits(max_triangles=settings.max_triangles,
+                            max_unpacked_bytes=ARCHIVE_BUDGET * max_file_bytes)
+            jobs = Jobs(store, thingiverse, reads, workers, workdir,
+                        thingiverse_url=settings.thingiverse_url, max_file_bytes=max_file_bytes,
+                        limits=limits, stale_after=settings.job_stale_after)
             app.state.context = AppContext(
                 settings=settings, templates=templates, tools={t.id: t for t in tools},
                 on_webhook=on_webhook, store=store, reads=reads,

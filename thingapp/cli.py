@@ -162,7 +162,7 @@ def _sandbox_app(public_url: str, app_url: str, client_id: str, client_secret: s
     from dataclasses import replace
 
     from thingapp.sandbox import create_sandbox_app, default_config
-    from thingapp.sandbox.fault_spec import parse_fault_spec
+    from thingapp.sandbox.harness.fault_spec import parse_fault_spec
 
     config = default_config(public_url, app_url, client_id, client_secret)
     config = replace(
@@ -217,9 +217,9 @@ async def _run_demo(args: argparse.Namespace) -> None:
     settings = Settings.for_demo(public_url=app_url, thingiverse_url=sandbox_url,
                                  client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
                                  store_url=store)
+    sandbox = _sandbox_app(sandbox_url, app_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
     servers = [
-        _serve(_sandbox_app(sandbox_url, app_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
-               "127.0.0.1", args.sandbox_port),
+        _serve(sandbox, "127.0.0.1", args.sandbox_port),
         _serve(create_app(settings, tools=args.tools), "127.0.0.1", args.app_port),
     ]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
@@ -235,13 +235,21 @@ thingapp demo is running.
   Sandbox Thingiverse  {sandbox_url}
   The app              {app_url}
 
-Open a Thing page, click "Connect Thingiverse" and pick a user:
-  {sandbox_url}/thing:2001   Calibration Cube, owned by mara_makes (sign in as her to post back)
-  {sandbox_url}/thing:2002   Cable Clip, CC BY-SA (sign in as remy_remix to remix)
-  {sandbox_url}/thing:2003   Desk Organizer, CC BY-ND (download only)
+Open a Thing page, click "Connect Thingiverse" and pick a user. Sign in as a Thing's owner to
+post back to it; as anyone else, to remix it, or to download when its licence allows no
+derivatives:
+{_thing_lines(sandbox_url, sandbox)}
 
 Press Ctrl+C to stop.""", flush=True)
     await asyncio.gather(*tasks)
+
+
+def _thing_lines(sandbox_url: str, sandbox: Starlette) -> str:
+    from thingapp.sandbox import list_things
+    things = list_things(sandbox)
+    width = max(len(f"{sandbox_url}/thing:{t.id}") for t in things)
+    return "\n".join(f"  {f'{sandbox_url}/thing:{t.id}':<{width}}   {t.name}, by {t.owner}, "
+                     f"{t.license}" for t in things)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -283,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="length of a rate-limit window in seconds (default 300)")
     sandbox.add_argument("--seed", default=None, metavar="DIR",
                          help="seed the world from DIR (users/*.json, things/<id>.json, "
-                              "things/<id>/files/); see thingapp/sandbox/example_seed")
+                              "things/<id>/files/); see thingapp/sandbox/world/example_seed")
     sandbox.add_argument("--fault", action="append", default=[], metavar="ROUTE=SPEC",
                          help='inject a fault from the start, e.g. "POST /storage-upload='
                               'status:503", "GET /things/{id}=latency:500", '

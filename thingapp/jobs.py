@@ -27,7 +27,8 @@ from thingapp.reads import CachedReads
 from thingapp.remix import RemixRequest
 from thingapp.store import JobRecord, JobStatus, JobStore
 from thingapp.thingiverse import FileTooLarge, PublishRefused, ThingiverseClient, ThingiverseError
-from thingapp.tools import ProducedFile, SourceFile, Tool, ToolInputError
+from thingapp.tools import Limits, ProducedFile, SourceFile, Tool, ToolInputError
+from thingapp.workers import WorkerLimitHit, Workers
 
 log = logging.getLogger("thingapp.jobs")
 
@@ -117,11 +118,13 @@ class _Progress:
 
 class Jobs:
     def __init__(self, store: JobStore, thingiverse: ThingiverseClient, reads: CachedReads,
-                 workdir: Path, *, thingiverse_url: str, max_file_bytes: int,
-                 stale_after: float = STALE_AFTER) -> None:
+                 workers: Workers, workdir: Path, *, thingiverse_url: str, max_file_bytes: int,
+                 limits: Limits, stale_after: float = STALE_AFTER) -> None:
         self.store = store
         self.thingiverse = thingiverse
         self.reads = reads
+        self.workers = workers
+        self.limits = limits
         self.workdir = workdir
         self.thingiverse_url = thingiverse_url
         self.max_file_bytes = max_file_bytes
@@ -224,11 +227,16 @@ class Jobs:
         except FileTooLarge as exc:
             raise JobFailed(f"{source_name} is larger than the "
                             f"{exc.limit // (1024 * 1024)} MB this app accepts.") from exc
-        await progress.set("make", f"Making the file with {request.tool.label}…")
-        source = SourceFile(source_path, source_name, request.thing)
+        if self.workers.busy:
+            await progress.set("wait", "Waiting for a free worker…")
+        source = SourceFile(source_path, source_name, request.thing, self.limits)
         try:
-            produced = await anyio.to_thread.run_sync(request.tool.run, source,
-                                                      request.options, folder / "out")
+            async with self.workers.slot():
+                await progress.set("make", f"Making the file with {request.tool.label}…")
+                produced = await self.workers.run(request.tool, source, request.options,
+                                                  folder / "out")
+        except WorkerLimitHit as exc:
+            raise JobFailed(str(exc)) from exc
         finally:
             await anyio.Path(source_path).unlink(missing_ok=True)  # only what the job made is kept
         if not produced:

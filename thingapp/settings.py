@@ -6,12 +6,19 @@ build `Settings(...)` directly.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from thingapp.tools import DEFAULT_MAX_TRIANGLES
+
 DEFAULT_THINGIVERSE_URL = "https://www.thingiverse.com"
+# Measured (README, "Limits"): a binary STL at the 200 MB file limit peaks at about 1.6 GB of
+# address space in a worker, scaled and written as 3MF.
+DEFAULT_JOB_MEMORY_MB = 3072
+MIN_JOB_MEMORY_MB = 512
 DEFAULT_API_URL = "https://api.thingiverse.com"
 
 # Keys people paste from examples; a signing key anyone can guess signs anyone's session.
@@ -53,6 +60,10 @@ class Settings:
     webhook_secret: str = ""  # the secret path part of /webhooks/{secret}; empty: no webhooks
     max_file_mb: int = 200  # the largest model file the tool will download
     work_dir: str = ""  # where jobs keep their files; empty: a temporary folder
+    job_workers: int = max(1, os.cpu_count() or 1)  # jobs processed at once, each in a process
+    job_memory_mb: int = DEFAULT_JOB_MEMORY_MB  # each job's address space (RLIMIT_AS)
+    job_seconds: float = 300.0  # each job's processing time (downloading and posting aside)
+    max_triangles: int = DEFAULT_MAX_TRIANGLES  # the largest model a job will open
 
     def __post_init__(self) -> None:
         # Normalise once so every consumer sees the same shapes.
@@ -79,6 +90,10 @@ class Settings:
             app_token=env.get("THINGAPP_APP_TOKEN", "").strip(),
             max_file_mb=_int(env.get("THINGAPP_MAX_FILE_MB", "200")),
             work_dir=env.get("THINGAPP_WORK_DIR", "").strip(),
+            job_workers=_int(env.get("THINGAPP_JOB_WORKERS", str(max(1, os.cpu_count() or 1)))),
+            job_memory_mb=_int(env.get("THINGAPP_JOB_MEMORY_MB", str(DEFAULT_JOB_MEMORY_MB))),
+            job_seconds=_float(env.get("THINGAPP_JOB_SECONDS", "300")),
+            max_triangles=_int(env.get("THINGAPP_MAX_TRIANGLES", str(DEFAULT_MAX_TRIANGLES))),
             http_timeout=_float(env.get("THINGAPP_HTTP_TIMEOUT", "10")),
             job_stale_after=_float(env.get("THINGAPP_JOB_STALE_AFTER", "30")),
         )
@@ -125,6 +140,15 @@ class Settings:
             found.append("THINGAPP_HTTP_TIMEOUT must be a number of seconds above 0.")
         if not self.job_stale_after > 0:
             found.append("THINGAPP_JOB_STALE_AFTER must be a number of seconds above 0.")
+        if self.job_workers <= 0:
+            found.append("THINGAPP_JOB_WORKERS must be a whole number of processes above 0.")
+        if self.job_memory_mb < MIN_JOB_MEMORY_MB:
+            found.append(f"THINGAPP_JOB_MEMORY_MB must be a whole number of megabytes, at least "
+                         f"{MIN_JOB_MEMORY_MB} (a worker needs that much to start).")
+        if not self.job_seconds > 0:
+            found.append("THINGAPP_JOB_SECONDS must be a number of seconds above 0.")
+        if self.max_triangles <= 0:
+            found.append("THINGAPP_MAX_TRIANGLES must be a whole number above 0.")
         if self.max_file_mb <= 0:
             found.append("THINGAPP_MAX_FILE_MB must be a whole number of megabytes above 0.")
         if not self.store_url.startswith(("sqlite:///", "redis://", "rediss://", "unix://")):

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,8 @@ from starlette.applications import Starlette
 from thingapp.app import create_app
 from thingapp.settings import Settings
 from thingapp.tools import ProducedFile, SourceFile, ToolInputError
-from thingapp.tools.scale import ScaleTool, load_mesh
+from thingapp.tools.meshes import load_mesh, output_name
+from thingapp.tools.scale import ScaleTool
 
 
 class MirrorTool:
@@ -32,11 +32,10 @@ class MirrorTool:
 
     def run(self, source: SourceFile, axis: str, workdir: Path) -> list[ProducedFile]:
         """Runs in a worker thread: read source.path (the downloaded file), write into workdir."""
-        mesh = load_mesh(source.path)
+        mesh = load_mesh(source.path, source.limits)  # checked against the app's limits
         mesh.vertices[:, "xyz".index(axis)] *= -1
         mesh.invert()  # a mirror image turns the faces inside out: turn them back
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source.name).stem).strip("._") or "model"
-        out = workdir / f"{stem}_mirrored_{axis}.stl"
+        out = workdir / output_name(source.name, f"mirrored_{axis}", "stl")
         mesh.export(file_obj=str(out), file_type="stl")
         return [ProducedFile(out, out.name, f"Mirrored across the {axis.upper()} axis.")]
 

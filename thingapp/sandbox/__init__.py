@@ -1,6 +1,13 @@
 """A local stand-in for www.thingiverse.com and api.thingiverse.com (see `app` for the routes)."""
 
-from thingapp.sandbox.app import SandboxClient, SandboxConfig, create_sandbox_app, default_config
+from thingapp.sandbox.app import (
+    SandboxClient,
+    SandboxConfig,
+    ThingListing,
+    create_sandbox_app,
+    default_config,
+    list_things,
+)
 from thingapp.sandbox.harness.connection import ConnectionDropped, ConnectionTimedOut
 from thingapp.sandbox.harness.fault_spec import parse_fault_spec
 from thingapp.sandbox.harness.faults import BadFault, Fault
@@ -14,7 +21,9 @@ __all__ = [
     "SandboxClient",
     "SandboxConfig",
     "SeedError",
+    "ThingListing",
     "create_sandbox_app",
     "default_config",
+    "list_things",
     "parse_fault_spec",
 ]

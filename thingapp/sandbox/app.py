@@ -71,7 +71,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import jinja2
 from starlette.applications import Starlette
@@ -210,3 +211,19 @@ def create_sandbox_app(config: SandboxConfig, faults: Sequence[Fault] = ()) -> S
         rate=RateLimiter(config.rate_limit, config.rate_window_s),
     )
     return app
+
+
+@dataclass(frozen=True)
+class ThingListing:
+    id: int
+    name: str
+    owner: str  # the creator's username
+    license: str  # as the API shows it
+
+
+def list_things(app: Starlette) -> list[ThingListing]:
+    """Every Thing in a sandbox app's world, by id: what `thingapp demo` prints."""
+    world = cast(SandboxContext, app.state.sandbox).world
+    return [ThingListing(t["id"], t["name"], t["creator"]["name"], t["license"])
+            for _, t in sorted(world.things.items())]
+

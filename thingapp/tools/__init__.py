@@ -19,11 +19,22 @@ class ToolInputError(Exception):
     """The user's file or options can't be used; `str(exc)` is a sentence for them."""
 
 
+DEFAULT_MAX_TRIANGLES = 5_000_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a model may ask of the machine (the operator's settings); see tools/meshes.py."""
+    max_triangles: int = DEFAULT_MAX_TRIANGLES
+    max_unpacked_bytes: int = 2000 * 1024 * 1024  # an archive's members, all told
+
+
 @dataclass(frozen=True)
 class SourceFile:
     path: Path  # the downloaded model file, on disk
     name: str  # its name on Thingiverse, e.g. "benchy.stl"
     thing: Mapping[str, Any]  # the Thing as Thingiverse describes it (attribution comes from here)
+    limits: Limits = Limits()  # read it with thingapp.tools.meshes.load_mesh(path, limits)
 
 
 @dataclass(frozen=True)

@@ -5,25 +5,33 @@ Its form's fields are in form.html beside this file, and their behaviour in form
 
 from __future__ import annotations
 
-import io
+import functools
 import math
-import re
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
-
-import trimesh
 
 from thingapp.tools import ProducedFile, SourceFile, ToolInputError
+from thingapp.tools.meshes import (
+    EMPTY,
+    Pieces,
+    binary_stl_extents,
+    binary_stl_parts,
+    check_model_file,
+    is_binary_stl,
+    largest_side,
+    load_mesh,
+    output_name,
+    write_3mf,
+    write_scaled_binary_stl,
+)
 
 MAX_PERCENT = 10_000.0
 MAX_TARGET_MM = 10_000.0
+SMALLEST_RESULT_MM, LARGEST_RESULT_MM = 0.1, 10_000.0  # the result's largest side
 INCH = 25.4
 FORMATS = {"stl": "stl", "3mf": "3mf"}
-CORE_NS = "http://schemas.microsoft.com/3dmanufacturing/core/2015/02"
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,17 @@ class ScaleTool:
         raise ToolInputError("Choose a scale in percent, a target size, or inches to millimetres.")
 
     def run(self, source: SourceFile, options: ScaleOptions, workdir: Path) -> list[ProducedFile]:
-        mesh = load_mesh(source.path)
-        largest = float(max(mesh.extents))
+        # A binary STL is streamed, a chunk of records at a time: memory stays flat whatever
+        # its size. Other formats are read with trimesh.
+        streamed = is_binary_stl(source.path)
+        if streamed:
+            check_model_file(source.path, source.limits)
+            if source.path.stat().st_size == 84:
+                raise ToolInputError(EMPTY)
+            largest = largest_side(binary_stl_extents(source.path))
+        else:
+            mesh = load_mesh(source.path, source.limits)
+            largest = largest_side(mesh.extents)
         if options.mode == "target":
             factor, tag, summary = options.value / largest, f"{_short(options.value)}mm", \
                 f"Scaled so its largest side is {_short(options.value)} mm."
@@ -85,49 +102,34 @@ class ScaleTool:
         else:
             factor, tag, summary = options.value / 100, f"{_short(options.value)}pct", \
                 f"Scaled to {_short(options.value)} %."
-        mesh.apply_scale(factor)
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(source.name).stem).strip("._") or "model"
-        name = f"{stem}_{tag}.{options.output}"
+        _check_result_size(largest, factor)
+        name = output_name(source.name, tag, options.output)
         out = workdir / name
         if options.output == "3mf":
-            package = mesh.export(file_type="3mf")
-            assert isinstance(package, bytes)  # trimesh exports 3MF as the zip's bytes
-            out.write_bytes(with_attribution(package, source.thing))
+            pieces: Pieces
+            if streamed:
+                pieces = functools.partial(binary_stl_parts, source.path, factor)
+            else:
+                mesh.apply_scale(factor)
+                pieces = functools.partial(lambda m: [(m.vertices, m.faces)], mesh)
+            write_3mf(out, pieces, attribution_metadata(source.thing))
+        elif streamed:
+            write_scaled_binary_stl(source.path, out, factor)
         else:
+            mesh.apply_scale(factor)
             mesh.export(file_obj=str(out), file_type="stl")  # binary STL
         return [ProducedFile(out, name, summary)]
 
 
-def _is_framed_as(path: Path, file_type: str) -> bool:
-    """Whether the file has its format's framing at all; trimesh reads garbage as an empty mesh,
-    and the user deserves to hear "not a model" rather than "empty"."""
-    if file_type == "3mf":
-        return zipfile.is_zipfile(path)
-    if file_type == "stl":
-        with open(path, "rb") as f:
-            head = f.read(84)
-        if head.lstrip()[:5].lower() == b"solid":
-            return True
-        size = path.stat().st_size
-        return len(head) == 84 and size == 84 + 50 * int.from_bytes(head[80:84], "little")
-    return True
-
-
-def load_mesh(path: Path) -> trimesh.Trimesh:
-    """One triangle mesh from an STL, OBJ or 3MF file, or a ToolInputError saying why not."""
-    file_type = path.suffix.lower().lstrip(".")
-    if not _is_framed_as(path, file_type):
-        raise ToolInputError(f"This file is not a {file_type.upper()} model that can be read.")
-    try:
-        loaded = trimesh.load(str(path), file_type=file_type, force="mesh", process=False)
-    except Exception as exc:  # trimesh raises many kinds for unreadable files
-        raise ToolInputError(
-            f"This file is not a {file_type.upper()} model that can be read.") from exc
-    if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
-        raise ToolInputError("The model is empty: it has no triangles to scale.")
-    if not float(max(loaded.extents)) > 0:
-        raise ToolInputError("The model is flat in every direction: it has no size to scale.")
-    return loaded
+def _check_result_size(largest: float, factor: float) -> None:
+    """A result too small to print or too large to be a print is a mistake: say so."""
+    result = largest * factor
+    if result < SMALLEST_RESULT_MM:
+        raise ToolInputError(f"That would make the model {_short(round(result, 4))} mm across at "
+                             f"its largest; choose a size of at least {SMALLEST_RESULT_MM} mm.")
+    if result > LARGEST_RESULT_MM:
+        raise ToolInputError(f"That would make the model {result / 1000:,.1f} m across at its "
+                             f"largest; choose a size of at most {LARGEST_RESULT_MM / 1000:g} m.")
 
 
 def attribution(thing: Mapping[str, Any]) -> dict[str, str]:
@@ -140,28 +142,11 @@ def attribution(thing: Mapping[str, Any]) -> dict[str, str]:
             "Source": str(thing.get("public_url") or "")}
 
 
-def with_attribution(threemf: bytes, thing: Mapping[str, Any]) -> bytes:
-    """The 3MF package with the original's attribution as model metadata (3MF core spec names;
-    the source URL goes into Description, since the spec has no name for it)."""
+def attribution_metadata(thing: Mapping[str, Any]) -> dict[str, str]:
+    """The original's attribution as 3MF model metadata (3MF core spec names; the source URL
+    goes into Description, since the spec has no name for it)."""
     credit = attribution(thing)
-    entries = {"Title": credit["Title"], "Designer": credit["Designer"],
-               "LicenseTerms": credit["LicenseTerms"],
-               "Description": f"Derived from {credit['Title']} by {credit['Designer']}, "
-                              f"{credit['Source']}, licensed {credit['LicenseTerms']}."}
-    ElementTree.register_namespace("", CORE_NS)
-    src, out = zipfile.ZipFile(io.BytesIO(threemf)), io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for item in src.infolist():
-            data = src.read(item)
-            if item.filename.lower().endswith(".model"):
-                root = ElementTree.fromstring(data)
-                for old in root.findall(f"{{{CORE_NS}}}metadata"):
-                    if old.get("name") in entries:
-                        root.remove(old)
-                for position, (name, value) in enumerate(entries.items()):
-                    element = ElementTree.Element(f"{{{CORE_NS}}}metadata", {"name": name})
-                    element.text = value
-                    root.insert(position, element)
-                data = ElementTree.tostring(root, xml_declaration=True, encoding="UTF-8")
-            dst.writestr(item, data)
-    return out.getvalue()
+    return {"Title": credit["Title"], "Designer": credit["Designer"],
+            "LicenseTerms": credit["LicenseTerms"],
+            "Description": f"Derived from {credit['Title']} by {credit['Designer']}, "
+                           f"{credit['Source']}, licensed {credit['LicenseTerms']}."}
