@@ -53,7 +53,7 @@ lint: install
 
 # The wheel as an operator installs it, served from outside the source tree.
 wheel-check: install
-	PYTHON=$(BIN)/python .ci/wheel-check
+	PYTHON=$(abspath $(BIN)/python) .ci/wheel-check
 
 clean:
 	rm -rf $(VENV) test-output .pytest_cache

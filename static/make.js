@@ -61,6 +61,7 @@ export function setUpMaker(options) {
   if (context.remix) {
     $('remix-name').value = context.remix.name;
     $('remix-license').replaceChildren(...context.remix.licenses.map((l) => option(l.code, l.label)));
+    $('remix-license-note').textContent = context.remix.license_note;
     $('remix-category').replaceChildren(...context.remix.categories.map((c) => option(c, c)));
   }
 

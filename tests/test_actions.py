@@ -111,28 +111,62 @@ def test_share_alike_and_non_commercial_are_marked():
 
 # Remix licences ---------------------------------------------------------------------------
 
-from thingapp.licenses import remix_licenses  # noqa: E402
+from thingapp.licenses import remix_license_note, remix_licenses  # noqa: E402
+
+ANY = ("cc", "cc-sa", "cc-nd", "cc-nc", "cc-nc-sa", "cc-nc-nd", "pd0", "gpl", "lgpl", "bsd")
+ATTRIBUTED = tuple(code for code in ANY if code != "pd0")
 
 
-@pytest.mark.parametrize(("parent", "allowed"), [
-    ("Creative Commons - Attribution - Share Alike", ("cc-sa",)),
-    ("Creative Commons - Attribution - Non-Commercial - Share Alike", ("cc-nc-sa",)),
-    ("Creative Commons - Attribution - Non-Commercial", ("cc-nc", "cc-nc-sa", "cc-nc-nd")),
-    ("GNU - GPL", ("gpl",)),
-    ("GNU - LGPL", ("lgpl", "gpl")),
-    ("Creative Commons - Share Alike", ("cc-sa",)),
+# The whole table: every parent licence, the licences its remix may take (its own first), and
+# the sentence the form shows.
+@pytest.mark.parametrize(("parent", "allowed", "note"), [
+    ("Creative Commons - Attribution", ATTRIBUTED,
+     "A remix must keep the original's attribution, so it can't be public domain."),
+    ("Creative Commons - Attribution - Share Alike", ("cc-sa",),
+     "A remix of a share-alike Thing must keep its licence, Creative Commons - Attribution - "
+     "Share Alike."),
+    ("Creative Commons - Attribution - Non-Commercial", ("cc-nc", "cc-nc-sa", "cc-nc-nd"),
+     "A remix of a non-commercial Thing must stay non-commercial and keep the original's "
+     "attribution."),
+    ("Creative Commons - Attribution - Non-Commercial - Share Alike", ("cc-nc-sa",),
+     "A remix of a share-alike Thing must keep its licence, Creative Commons - Attribution - "
+     "Non-Commercial - Share Alike."),
+    ("GNU - GPL", ("gpl",), "A remix of a GPL Thing must stay under the GPL."),
+    ("GNU - LGPL", ("lgpl", "gpl"),
+     "A remix of an LGPL Thing must stay under the LGPL or the GPL."),
+    ("BSD License", ("bsd", *[c for c in ATTRIBUTED if c != "bsd"]),
+     "A remix must keep the original's attribution, so it can't be public domain."),
+    ("Creative Commons - Public Domain Dedication", ANY[6:7] + ANY[:6] + ANY[7:],
+     "The original is in the public domain: a remix may take any licence."),
+    ("Public Domain", ANY[6:7] + ANY[:6] + ANY[7:],
+     "The original is in the public domain: a remix may take any licence."),
+    ("Creative Commons - Share Alike", ("cc-sa",),
+     "A remix of a share-alike Thing must keep its licence, Creative Commons - Attribution - "
+     "Share Alike."),
+    ("Creative Commons - Attribution - No Derivatives", (),
+     "The original's licence does not allow remixes."),
+    ("Creative Commons - Attribution - Non-Commercial - No Derivatives", (),
+     "The original's licence does not allow remixes."),
+    ("All Rights Reserved", (), "The original's licence does not allow remixes."),
 ])
-def test_remix_keeps_share_alike_and_non_commercial(parent, allowed):
+def test_the_remix_licence_table_row_by_row(parent, allowed, note):
     assert remix_licenses(parent) == allowed
+    assert remix_license_note(parent) == note
 
 
-@pytest.mark.parametrize("parent", ["Creative Commons - Attribution", "BSD License",
-                                    "Creative Commons - Public Domain Dedication", "Public Domain"])
-def test_permissive_parents_allow_any_licence_their_own_first(parent):
-    allowed = remix_licenses(parent)
-    assert set(allowed) == {"cc", "cc-sa", "cc-nd", "cc-nc", "cc-nc-sa", "cc-nc-nd", "pd0",
-                            "gpl", "lgpl", "bsd"}
-    assert allowed[0] == (find_license(parent).code or "pd0")
+def test_no_remix_drops_the_attribution_of_its_parent():
+    assert "pd0" not in remix_licenses("Creative Commons - Attribution")
+    for parent in LICENSES:
+        for code in remix_licenses(parent.display):
+            assert find_license(code).attribution or not parent.attribution, (parent, code)
+
+
+@pytest.mark.parametrize("license", ["Creative Commons - Attribution - No Derivatives",
+                                     "Creative Commons - Attribution - Non-Commercial - No "
+                                     "Derivatives", "Creative Commons - No Derivatives",
+                                     "cc-nd", "CC-NC-ND"])
+def test_words_that_say_no_derivatives_win_over_the_flag(license):
+    assert choose_actions(thing(license, allows=True), OTHER).actions == (Action.DOWNLOAD,)
 
 
 @pytest.mark.parametrize("parent", [

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from thingapp.licenses import allows_derivatives
+from thingapp.licenses import allows_derivatives, says_no_derivatives
 
 
 class Action(StrEnum):
@@ -59,7 +59,10 @@ def is_owner(thing: Mapping[str, Any], user_id: str) -> bool:
 
 
 def thing_allows_derivatives(thing: Mapping[str, Any]) -> bool:
-    """`allows_derivatives` when Thingiverse sends it, else the licence table."""
+    """`allows_derivatives` when Thingiverse sends it, else the licence table; a licence whose
+    words forbid derivatives forbids them whatever the flag says (the stricter reading wins)."""
+    if says_no_derivatives(thing.get("license")):
+        return False
     flag = thing.get("allows_derivatives")
     if isinstance(flag, bool):
         return flag

@@ -16,6 +16,7 @@ class License:
     allows_derivatives: bool
     share_alike: bool = False  # a remix must keep exactly this licence
     non_commercial: bool = False  # a remix must stay non-commercial
+    attribution: bool = True  # a remix must credit the original
 
 
 LICENSES: tuple[License, ...] = (
@@ -27,11 +28,11 @@ LICENSES: tuple[License, ...] = (
             share_alike=True, non_commercial=True),
     License("cc-nc-nd", "Creative Commons - Attribution - Non-Commercial - No Derivatives", False,
             non_commercial=True),
-    License("pd0", "Creative Commons - Public Domain Dedication", True),
+    License("pd0", "Creative Commons - Public Domain Dedication", True, attribution=False),
     License("gpl", "GNU - GPL", True, share_alike=True),
     License("lgpl", "GNU - LGPL", True, share_alike=True),
     License("bsd", "BSD License", True),
-    License(None, "Public Domain", True),
+    License(None, "Public Domain", True, attribution=False),
 )
 
 # Older display strings seen on Things, mapped to the licence they mean.
@@ -74,17 +75,19 @@ def allows_derivatives(license_text: str | None) -> bool:
     return found is not None and found.allows_derivatives
 
 
-# The licences a remix may take, by the parent's licence: never less restrictive than the parent.
-# Share-alike licences force their own terms; non-commercial ones keep NC; permissive ones allow
-# any.
+def says_no_derivatives(license_text: str | None) -> bool:
+    """Whether a licence's own words forbid derivatives ("No Derivatives", an `-nd` code): this
+    reading wins over any flag that says otherwise."""
+    if not isinstance(license_text, str):
+        return False
+    return "no derivative" in _key(license_text) or _key(license_text).endswith("-nd")
+
+
+# A remix never drops a condition of its parent: it keeps the attribution, share-alike keeps the
+# parent's exact licence (GPL: the LGPL may become the GPL), non-commercial stays non-commercial.
 _CODES = tuple(lic.code for lic in LICENSES if lic.code)
-_REMIX_CODES = {
-    "cc-sa": ("cc-sa",),
-    "cc-nc-sa": ("cc-nc-sa",),
-    "gpl": ("gpl",),
-    "lgpl": ("lgpl", "gpl"),  # LGPL work may be relicensed under the GPL
-    "cc-nc": ("cc-nc", "cc-nc-sa", "cc-nc-nd"),
-}
+_SAME_TERMS = {"cc-sa": ("cc-sa",), "cc-nc-sa": ("cc-nc-sa",), "gpl": ("gpl",),
+               "lgpl": ("lgpl", "gpl")}
 
 
 def remix_licenses(parent_license: str | None) -> tuple[str, ...]:
@@ -92,9 +95,34 @@ def remix_licenses(parent_license: str | None) -> tuple[str, ...]:
 
     Empty when the parent allows no derivatives (or its licence is unknown)."""
     parent = find_license(parent_license)
-    if parent is None or not parent.allows_derivatives:
+    if parent is None or not parent.allows_derivatives or says_no_derivatives(parent_license):
         return ()
-    if parent.code in _REMIX_CODES:
-        return _REMIX_CODES[parent.code]
-    own = parent.code or "pd0"  # legacy "Public Domain" remixes as CC0
-    return (own, *[code for code in _CODES if code != own])
+    if parent.code in _SAME_TERMS:
+        return _SAME_TERMS[parent.code]
+    allowed = [code for code in _CODES if _keeps_conditions(parent, _BY_KEY[code])]
+    own = parent.code or "pd0"  # legacy "Public Domain" remixes as CC0 first
+    return (own, *[code for code in allowed if code != own])
+
+
+def _keeps_conditions(parent: License, remix: License) -> bool:
+    return ((remix.attribution or not parent.attribution)
+            and (remix.non_commercial or not parent.non_commercial))
+
+
+def remix_license_note(parent_license: str | None) -> str:
+    """Why the remix's licences are the ones offered, in a sentence."""
+    parent = find_license(parent_license)
+    if parent is None or not remix_licenses(parent_license):
+        return "The original's licence does not allow remixes."
+    if parent.code == "gpl":
+        return "A remix of a GPL Thing must stay under the GPL."
+    if parent.code == "lgpl":
+        return "A remix of an LGPL Thing must stay under the LGPL or the GPL."
+    if parent.share_alike:
+        return f"A remix of a share-alike Thing must keep its licence, {parent.display}."
+    if parent.non_commercial:
+        return ("A remix of a non-commercial Thing must stay non-commercial and keep the "
+                "original's attribution.")
+    if parent.attribution:
+        return "A remix must keep the original's attribution, so it can't be public domain."
+    return "The original is in the public domain: a remix may take any licence."

@@ -59,6 +59,14 @@ class CachedReads:
             (f"thing:{session.user_id}:{thing_id}", f"thing:public:{thing_id}"),
             lambda: self.thingiverse.get_thing(session.token, thing_id)))
 
+    async def fresh_thing(self, session: SessionRecord, thing_id: int) -> dict[str, Any]:
+        """The Thing as Thingiverse has it now, for deciding a write (a licence switched to No
+        Derivatives a moment ago counts); the cache is refreshed with it."""
+        thing = await self.thingiverse.get_thing(session.token, thing_id)
+        await self.store.cache_set(f"thing:{session.user_id}:{thing_id}", json.dumps(thing),
+                                   self.ttl)
+        return thing
+
     async def files(self, session: SessionRecord, thing_id: int) -> list[dict[str, Any]]:
         return list(await self._read(
             (f"files:{session.user_id}:{thing_id}", f"files:public:{thing_id}"),

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from thingapp.licenses import find_license, remix_licenses
+from thingapp.licenses import find_license, remix_license_note, remix_licenses
 
 CATEGORIES = ("Other", "3D Printing", "Household", "Tools", "Toys & Games", "Hobby")
 MAX_NAME = 200
@@ -35,6 +35,7 @@ def remix_offer(parent: Mapping[str, Any], parent_name: str) -> dict[str, Any]:
         licence = find_license(code)
         licences.append({"code": code, "label": licence.display if licence else code})
     return {"name": f"Remix of {parent_name}"[:MAX_NAME], "licenses": licences,
+            "license_note": remix_license_note(parent.get("license")),
             "categories": list(CATEGORIES)}
 
 

@@ -28,10 +28,12 @@ log = logging.getLogger("thingapp.things")
 
 
 async def _thing_and_files(context: AppContext, session: SessionRecord, thing_id: int,
-                           *, with_me: bool = False) -> list[Any]:
-    """The Thing, its files (and the user, for display), read side by side through the cache."""
+                           *, with_me: bool = False, fresh: bool = False) -> list[Any]:
+    """The Thing, its files (and the user, for display), read side by side through the cache;
+    the Thing read afresh when a write will be decided on it."""
     reads = context.reads
-    calls = [reads.thing(session, thing_id), reads.files(session, thing_id)]
+    thing = reads.fresh_thing(session, thing_id) if fresh else reads.thing(session, thing_id)
+    calls = [thing, reads.files(session, thing_id)]
     if with_me:
         calls.append(reads.me(session))
     try:
@@ -111,7 +113,9 @@ async def start_job(request: Request) -> Response:
     thing_id = body["thing_id"]
     if not 0 < thing_id <= MAX_THING_ID:
         raise BadRequest("thing_id is not a Thing id.")
-    thing, files = await _thing_and_files(app, session, thing_id)
+    # Ownership and licence decide a write on Thingiverse: read them as they are now.
+    thing, files = await _thing_and_files(app, session, thing_id,
+                                          fresh=action is not Action.DOWNLOAD)
     choice = choose_actions(thing, session.user_id)
     if action not in choice.actions:
         return JSONResponse({"error": f"{action.label} is not open to you on this Thing: "
