@@ -6,13 +6,20 @@ import json
 import httpx
 import pytest
 
+from thingapp.file_hosts import FileHosts
 from thingapp.thingiverse import InvalidToken, ThingiverseClient, ThingiverseError, audience_matches
+
+# The mock's storage and CDN, configured as the operator would configure their own hosts (a
+# mock has no DNS to check them with).
+TEST_HOSTS = FileHosts(["https://tv.test", "https://api.tv.test", "https://storage.test",
+                        "https://cdn.test"], [])
 
 
 def client_answering(handler) -> ThingiverseClient:
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     return ThingiverseClient(http, site_url="https://tv.test", api_url="https://api.tv.test",
-                             client_id="123", client_secret="s3", retry_pauses=(0.01, 0.01))
+                             client_id="123", client_secret="s3", retry_pauses=(0.01, 0.01),
+                             file_hosts=TEST_HOSTS)
 
 
 def run(coro):

@@ -26,6 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from thingapp.file_hosts import FileHosts
 from thingapp.jobs import Jobs
 from thingapp.reads import CachedReads
 from thingapp.settings import Settings
@@ -94,10 +95,13 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         timeout = httpx.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
         async with httpx.AsyncClient(transport=transport, timeout=timeout,
                                      follow_redirects=False) as http:
+            file_hosts = FileHosts([settings.thingiverse_url, settings.api_url],
+                                   settings.file_hosts)
             thingiverse = ThingiverseClient(http, site_url=settings.thingiverse_url,
                                             api_url=settings.api_url,
                                             client_id=settings.client_id,
-                                            client_secret=settings.client_secret)
+                                            client_secret=settings.client_secret,
+                                            file_hosts=file_hosts)
             reads = CachedReads(thingiverse, store, app_token=settings.app_token)
             own_workdir = not settings.work_dir
             workdir = Path(settings.work_dir or tempfile.mkdtemp(prefix="thingapp-jobs-"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from thingapp.thingiverse import ThingiverseError
+from thingapp.thingiverse import StorageRefused, ThingiverseError, UnsafeFileHost
 
 
 def rate_limited_sentence(exc: ThingiverseError) -> str:
@@ -30,6 +30,11 @@ def upstream_failure(exc: ThingiverseError, thing_id: int) -> tuple[int, str]:
 
 def job_failure_sentence(exc: ThingiverseError) -> str:
     """Why a job stopped, when Thingiverse is the reason."""
+    if isinstance(exc, UnsafeFileHost):
+        return exc.message
+    if isinstance(exc, StorageRefused):
+        return (f"Thingiverse's file storage refused the {exc.doing} (status {exc.status}). "
+                "Please try again later.")
     if exc.status in (420, 429):
         return rate_limited_sentence(exc)
     if exc.status == 401:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from thingapp.file_hosts import DEFAULT_FILE_HOSTS, valid_pattern
 from thingapp.tools import DEFAULT_MAX_TRIANGLES
 
 DEFAULT_THINGIVERSE_URL = "https://www.thingiverse.com"
@@ -64,6 +65,7 @@ class Settings:
     job_memory_mb: int = DEFAULT_JOB_MEMORY_MB  # each job's address space (RLIMIT_AS)
     job_seconds: float = 300.0  # each job's processing time (downloading and posting aside)
     max_triangles: int = DEFAULT_MAX_TRIANGLES  # the largest model a job will open
+    file_hosts: tuple[str, ...] = DEFAULT_FILE_HOSTS  # besides the site and API origins
 
     def __post_init__(self) -> None:
         # Normalise once so every consumer sees the same shapes.
@@ -94,6 +96,7 @@ class Settings:
             job_memory_mb=_int(env.get("THINGAPP_JOB_MEMORY_MB", str(DEFAULT_JOB_MEMORY_MB))),
             job_seconds=_float(env.get("THINGAPP_JOB_SECONDS", "300")),
             max_triangles=_int(env.get("THINGAPP_MAX_TRIANGLES", str(DEFAULT_MAX_TRIANGLES))),
+            file_hosts=tuple(env.get("THINGAPP_FILE_HOSTS", "").split()) or DEFAULT_FILE_HOSTS,
             http_timeout=_float(env.get("THINGAPP_HTTP_TIMEOUT", "10")),
             job_stale_after=_float(env.get("THINGAPP_JOB_STALE_AFTER", "30")),
         )
@@ -147,6 +150,10 @@ class Settings:
                          f"{MIN_JOB_MEMORY_MB} (a worker needs that much to start).")
         if not self.job_seconds > 0:
             found.append("THINGAPP_JOB_SECONDS must be a number of seconds above 0.")
+        for pattern in self.file_hosts:
+            if not valid_pattern(pattern):
+                found.append(f"THINGAPP_FILE_HOSTS has {pattern!r}: write host names such as "
+                             "cdn.thingiverse.com or *.thingiverse.com, without scheme or path.")
         if self.max_triangles <= 0:
             found.append("THINGAPP_MAX_TRIANGLES must be a whole number above 0.")
         if self.max_file_mb <= 0:

@@ -20,6 +20,8 @@ import anyio
 import anyio.to_thread
 import httpx
 
+from thingapp.file_hosts import DEFAULT_FILE_HOSTS, FileHostRefused, FileHosts
+
 
 class ThingiverseError(Exception):
     """Thingiverse refused, failed or could not be reached.
@@ -48,6 +50,23 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(response.headers.get("retry-after", "")))
     except ValueError:
         return None
+
+class UnsafeFileHost(ThingiverseError):
+    """A file address pointed somewhere the app does not go; `message` is the user's sentence.
+    Nothing was contacted."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
+
+
+class StorageRefused(ThingiverseError):
+    """Thingiverse's file storage or CDN answered with an error. Its text is not kept: it comes
+    from a host that is not the API, and the user hears our words only."""
+
+    def __init__(self, status: int, doing: str) -> None:
+        super().__init__(status, f"file storage answered {status} to the {doing}")
+        self.doing = doing  # "upload" or "download"
+
 
 class PublishRefused(ThingiverseError):
     """Thingiverse would not publish the Thing; `errors` are its reasons."""
@@ -89,11 +108,15 @@ class ThingiverseClient:
 
     def __init__(self, http: httpx.AsyncClient, *, site_url: str, api_url: str,
                  client_id: str, client_secret: str = "",
-                 retry_pauses: tuple[float, ...] = RETRY_PAUSES) -> None:
+                 retry_pauses: tuple[float, ...] = RETRY_PAUSES,
+                 file_hosts: FileHosts | None = None) -> None:
         self.http = http
         self.retry_pauses = retry_pauses
         self.site_url = site_url.rstrip("/")
         self.api_url = api_url.rstrip("/")
+        # Files come from, and go to, Thingiverse's hosts only (see file_hosts.py).
+        self.file_hosts = file_hosts or FileHosts([self.site_url, self.api_url],
+                                                  DEFAULT_FILE_HOSTS)
         self.client_id = client_id
         self.client_secret = client_secret
 
@@ -165,6 +188,12 @@ class ThingiverseClient:
             return response.json()
         except ValueError as exc:
             raise ThingiverseError(response.status_code, "the answer was not JSON") from exc
+
+    async def _check_file_host(self, url: str) -> None:
+        try:
+            await self.file_hosts.check(url)
+        except FileHostRefused as exc:
+            raise UnsafeFileHost(str(exc)) from exc
 
     def _check_api_url(self, url: str) -> None:
         """The user's token goes to the API's origin and nowhere else, whatever URL an answer
@@ -246,6 +275,7 @@ class ThingiverseClient:
         """Step 2 of 3: POST the storage form, streaming the file from disk. Returns the
         finalize address. No Authorization header: storage is not the API and rejects a second
         auth mechanism. Fields in the order given, the file last; redirects are not followed."""
+        await self._check_file_host(ticket.action)
         # httpx's multipart encoder reads the file itself, in 64 KB pieces from the page cache.
         raw = await anyio.to_thread.run_sync(path.open, "rb")
         with raw:
@@ -255,7 +285,7 @@ class ThingiverseClient:
                 files={"file": (name, body, "application/octet-stream")},
                 timeout=httpx.Timeout(120.0, connect=5.0))
         if response.status_code not in (200, 201, 204, 303):
-            raise ThingiverseError(response.status_code, _storage_message(response))
+            raise StorageRefused(response.status_code, "upload")
         location = response.headers.get("location") if response.status_code == 303 else None
         finalize = urljoin(ticket.action, location) if location else ticket.fields.get(
             "success_action_redirect")
@@ -286,16 +316,17 @@ class ThingiverseClient:
                 raise ThingiverseError(0, "the file has no download address")
             self._check_api_url(url)
             headers = {"Authorization": f"Bearer {token}"}
+        else:
+            await self._check_file_host(url)
         try:
             for _ in range(5):
                 async with self.http.stream("GET", url, headers=headers) as response:
                     if response.is_redirect and "location" in response.headers:
                         url, headers = urljoin(url, response.headers["location"]), {}
+                        await self._check_file_host(url)  # every hop, before it is taken
                         continue
                     if response.status_code != 200:
-                        await response.aread()
-                        raise ThingiverseError(response.status_code,
-                                               _storage_message(response))
+                        raise StorageRefused(response.status_code, "download")
                     await _save(response, dest, limit, progress)
                     return
         except httpx.HTTPError as exc:  # refused, timed out, broke off, or a bad address
@@ -356,14 +387,6 @@ class _CountingReader:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
-
-def _storage_message(response: httpx.Response) -> str:
-    """Storage answers S3-style XML; pull out its Message, else fall back to the usual reading."""
-    text = response.text if response.content else ""
-    start, end = text.find("<Message>"), text.find("</Message>")
-    if start != -1 and end > start:
-        return text[start + len("<Message>"):end]
-    return _error_message(response)
 
 def _form_or_json_field(response: httpx.Response, name: str) -> str | None:
     """The code exchange is documented as form-encoded; accept JSON too."""
