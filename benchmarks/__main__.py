@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -319,6 +320,83 @@ def large_files() -> None:
            rise < 50 and view["status"] == "done")
 
 
+def _upload(v: Visitor, thing_id: int, name: str, data: bytes) -> int:
+    """Put a file on a Thing through the sandbox's own three-step upload; its id."""
+    auth = {"Authorization": f"Bearer {v.token(1003)}"}
+    ticket = v.sandbox.post(f"/things/{thing_id}/files", json={"filename": name},
+                            headers=auth).json()
+    v.sandbox.post(ticket["action"], data=ticket["fields"], files={"file": (name, data)})
+    done = v.sandbox.post(ticket["fields"]["success_action_redirect"], headers=auth)
+    return int(done.json()["id"])
+
+
+def _latencies(v: Visitor, session: str, thing_id: int, count: int,
+               until: Callable[[], bool] = lambda: False) -> list[float]:
+    """Milliseconds of `count` requests alternating the cached context and the launch page."""
+    auth = {"Authorization": f"Bearer {session}"}
+    samples = []
+    for n in range(count):
+        if until():
+            break
+        started = time.perf_counter()
+        if n % 2:
+            v.app.get(f"/api/context?thing_id={thing_id}", headers=auth).raise_for_status()
+        else:
+            v.app.get(f"/?thing_id={thing_id}").raise_for_status()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def busy_web_process(pair: Pair) -> None:
+    """Other requests while a 1.3M-triangle job runs (in a worker process), and the web
+    process's memory through a zip-bomb 3MF."""
+    import io
+    import struct
+    import threading
+    import zipfile
+
+    import numpy as np
+    v = Visitor(pair)
+    thing_id = v.new_thing("cc-nd")
+    triangles = 1_310_720
+    records = np.zeros(triangles, dtype=[("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")])
+    records["v"] = np.random.default_rng(1).random((triangles, 3, 3), dtype=np.float32) * 80
+    big = _upload(v, thing_id, "big.stl", b"\0" * 80 + struct.pack("<I", triangles)
+                  + records.tobytes())
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("3D/3dmodel.model", b" " * (500 * 1024 * 1024))
+    bomb_id = _upload(v, thing_id, "bomb.3mf", bomb.getvalue())
+    session = v.finish(*v.agreed(1002, thing_id))
+    v.context(session, thing_id)
+    _latencies(v, session, thing_id, 50)  # warm up
+    idle = _latencies(v, session, thing_id, 600)
+    finished = threading.Event()
+
+    def run_job() -> None:
+        v2 = Visitor(pair)
+        v2.job(session, thing_id=thing_id, file_id=big, action="download",
+               options={"mode": "percent", "value": "150", "output": "3mf"})
+        finished.set()
+    threading.Thread(target=run_job, daemon=True).start()
+    time.sleep(1.0)  # the job is in its worker
+    busy = _latencies(v, session, thing_id, 600, until=finished.is_set)
+    finished.wait()
+    p99 = statistics.quantiles
+    idle99, busy99 = p99(idle, n=100)[98], p99(busy, n=100)[98]
+    report("other requests while a 1.3M-triangle job runs",
+           f"p99 {busy99:.1f} ms busy vs {idle99:.1f} ms idle = {busy99 / idle99:.2f} x "
+           f"({len(busy)} requests during the job, {len(idle)} idle)", "<= 1.5 x",
+           busy99 <= 1.5 * idle99)
+    before = rss_mb(pair.app.pid, "VmHWM")
+    view = v.job(session, thing_id=thing_id, file_id=bomb_id, action="download",
+                 options={"mode": "percent", "value": "150", "output": "stl"})
+    rise = rss_mb(pair.app.pid, "VmHWM") - before
+    report("the web process through a 500 MB zip-bomb 3MF",
+           f"peak +{rise:.1f} MB ({before:.0f} MB before); job {view['status']}: "
+           f"{view['message']}", "< +50 MB, refused", rise < 50 and view["status"] == "failed")
+
+
 def main() -> None:
     plain = start_pair()
     with_app_token = start_pair(app_token_user=1003)
@@ -327,6 +405,7 @@ def main() -> None:
         call_budget(plain)
         server_overhead(plain)
         page_weight(plain)
+        busy_web_process(plain)
     finally:
         plain.stop()
         with_app_token.stop()

@@ -200,6 +200,19 @@ def test_hostile_input_gets_a_4xx_sentence_and_changes_nothing(world, case):
         assert logins_after.get(status, 0) == logins_before.get(status, 0), status
 
 
+@pytest.mark.parametrize("how", ["chunked", "a lying Content-Length"])
+def test_a_json_body_over_the_limit_is_refused_however_it_is_sent(world, how):
+    body = json.dumps({"thing_id": 2001, "mode": "x" * 20_000}).encode()
+    headers = {"content-type": "application/json"}
+    if how == "chunked":
+        content: object = iter([body[:8000], body[8000:]])  # no Content-Length at all
+    else:
+        content, headers["content-length"] = body, "40"
+    r = world.client.post("/api/logins", content=content, headers=headers)
+    assert (r.status_code, r.json()["error"]) == (413, "The request body is larger than 16 KB.")
+    assert world.census().logins == {}
+
+
 # Tokeninfo answering oddly, for an app whose client id is "123" ---------------------------------
 
 class ScriptedTokeninfo(httpx.AsyncBaseTransport):

@@ -61,6 +61,7 @@ def test_remixer_posts_a_remix_that_names_its_parent_and_keeps_share_alike(world
     assert remix["is_remix"] is True and remix["is_derivative"] is True
     assert [a["id"] for a in remix["ancestors"]] == [CC_SA]
     assert remix["is_published"] == 0
+    assert remix["is_wip"] == 1  # created as a work in progress, before its file was posted
     assert "Cable Clip" in remix["description"] and "olaf_original" in remix["description"]
     assert "thing:2002" in remix["description"]
     ancestors = world.api("GET", f"/things/{remix_id}/ancestors", REMIXER).json()

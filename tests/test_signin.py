@@ -175,6 +175,38 @@ def test_an_expired_app_session_is_refused(tmp_path):
         assert w.context(token, OWNED_CC).status_code == 401
 
 
+def test_the_app_session_token_expires_by_itself_even_if_the_store_keeps_the_session(tmp_path):
+    import asyncio
+
+    from thingapp.store import open_store
+    w = World(tmp_path, session_ttl=1)
+    with w.client, w.sandbox:
+        token = w.sign_in(OWNER)
+        session_id = URLSafeTimedSerializer(SECRET_KEY, salt="thingapp.session").loads(token)
+
+        async def keep_for_an_hour() -> None:  # the store alone would still accept it
+            store = open_store(w.settings.store_url)
+            try:
+                kept = await store.get_session(session_id)
+                await store.delete_session(session_id)
+                await store.create_session(session_id, kept.user_id, kept.token, 3600)
+            finally:
+                await store.close()
+        asyncio.run(keep_for_an_hour())
+        time.sleep(2.1)
+        r = w.context(token, OWNED_CC)
+        assert (r.status_code, r.json()["reason"]) == (401, "signed_out")
+
+
+def test_a_callback_with_a_token_type_other_than_bearer_makes_no_session(world):
+    login = world.start_login()
+    fragment = world.authorize(login, OWNER)
+    r = world.callback({**fragment, "token_type": "mac"})
+    assert (r.status_code, r.json()["error"]) == (400, "token_type must be bearer.")
+    assert world.session_count() == 0
+    assert world.claim(login).status_code == 202  # still pending: nothing came of it
+
+
 def test_a_session_survives_an_app_restart_on_the_same_store(tmp_path):
     w = World(tmp_path)
     with w.client, w.sandbox:

@@ -172,3 +172,26 @@ def test_the_census_counts_live_records_of_each_kind(store_url):
     census = with_store(store_url, body)
     assert census == Census({LoginStatus.PENDING: 2, LoginStatus.COMPLETE: 1}, 1,
                             {JobStatus.RUNNING: 1, JobStatus.DONE: 1}, 1)
+
+
+def test_one_time_transitions_hold_across_many_clients_interleaving(store_url):
+    """40 logins, each raced for by 8 calls spread over 4 store clients (4 connections to the
+    backend), all in flight at once: every login moves exactly once. A read-then-write
+    transition lets several win."""
+    async def body(store: Store) -> list[int]:
+        others = [open_store(store_url) for _ in range(3)]
+        clients = [store, *others]
+        try:
+            logins = [f"R{n}" for n in range(40)]
+            for login in logins:
+                await store.create_login(login, "h", None, "popup", 60)
+            calls = [clients[(n + k) % 4].transition_login(login, LoginStatus.PENDING,
+                                                           LoginStatus.CONSUMED)
+                     for k in range(8) for n, login in enumerate(logins)]
+            results = await asyncio.gather(*calls)
+            return [sum(1 for r in results if r is not None and r.id == login)
+                    for login in logins]
+        finally:
+            for other in others:
+                await other.close()
+    assert with_store(store_url, body) == [1] * 40

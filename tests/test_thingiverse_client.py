@@ -248,6 +248,18 @@ def test_a_read_rate_limited_once_is_retried_after_retry_after():
     assert len(seen) == 2
 
 
+def test_the_wait_before_a_retry_is_the_one_retry_after_asks_for():
+    import time as clock
+    for asked in (0.6, 1.2):
+        seen: list = []
+        c = client_answering(answers(httpx.Response(429, headers={"Retry-After": str(asked)}),
+                                     httpx.Response(200, json={"id": 5}), seen=seen))
+        started = clock.monotonic()
+        assert run(c.get_thing("t", 5))["id"] == 5
+        waited = clock.monotonic() - started
+        assert asked <= waited < asked + 0.4, (asked, waited)  # not the 0.01 s fixed pause
+
+
 def test_a_read_still_limited_gives_up_in_bounded_time_and_says_when_to_retry():
     import time as clock
     seen: list = []

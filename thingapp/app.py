@@ -28,6 +28,7 @@ from starlette.templating import Jinja2Templates
 
 from thingapp.file_hosts import FileHosts
 from thingapp.jobs import Jobs
+from thingapp.rate_limits import Limiter, RateLimits
 from thingapp.reads import CachedReads
 from thingapp.settings import Settings
 from thingapp.signin import SignIn
@@ -111,12 +112,17 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                             max_unpacked_bytes=ARCHIVE_BUDGET * max_file_bytes)
             jobs = Jobs(store, thingiverse, reads, workers, workdir,
                         thingiverse_url=settings.thingiverse_url, max_file_bytes=max_file_bytes,
-                        limits=limits, stale_after=settings.job_stale_after)
+                        limits=limits, stale_after=settings.job_stale_after,
+                        work_dir_bytes=settings.work_dir_mb * 1024 * 1024)
+            limiter = await asyncio.to_thread(Limiter, settings.store_url, RateLimits(
+                logins_per_minute=settings.logins_per_minute,
+                code_launches_per_minute=settings.code_launches_per_minute,
+                jobs_per_hour=settings.jobs_per_hour, running_jobs=settings.running_jobs))
             app.state.context = AppContext(
                 settings=settings, templates=templates, tools={t.id: t for t in tools},
                 on_webhook=on_webhook, store=store, reads=reads,
                 signin=SignIn(settings, store, thingiverse), jobs=jobs,
-                launch_pages=launch_pages)
+                launch_pages=launch_pages, limiter=limiter)
             sweeper = asyncio.create_task(_sweep_every(store, jobs, SWEEP_EVERY))
             try:
                 yield
@@ -128,6 +134,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 await jobs.stop()
                 await reads.stop()
                 await store.close()
+                await limiter.close()
                 if own_workdir:
                     await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
 

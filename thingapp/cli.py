@@ -58,10 +58,14 @@ def _check_port(host: str, port: int, flag: str) -> None:
                             f"stop what is using it, or choose another port with {flag}.") from exc
 
 
-def _serve(app: Starlette, host: str, port: int) -> uvicorn.Server:
+def _serve(app: Starlette, host: str, port: int,
+           trusted_proxies: Sequence[str] = ()) -> uvicorn.Server:
     # Our own AccessLog middleware logs paths without query strings; uvicorn's would log them.
+    # X-Forwarded-For names the client only when it comes from a proxy the operator trusts:
+    # anyone else could write any address there (and so escape the per-address limits).
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None,
-                            proxy_headers=True, forwarded_allow_ips="*")
+                            proxy_headers=bool(trusted_proxies),
+                            forwarded_allow_ips=list(trusted_proxies))
     return uvicorn.Server(config)
 
 
@@ -76,9 +80,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers > 1:  # each worker process builds its own app from the same environment
         uvicorn.run("thingapp.cli:app_from_environment", factory=True, host=args.host,
                     port=args.port, workers=args.workers, access_log=False, log_config=None,
-                    proxy_headers=True, forwarded_allow_ips="*")
+                    proxy_headers=bool(settings.trusted_proxies),
+                    forwarded_allow_ips=list(settings.trusted_proxies))
         return 0
-    _serve(app, args.host, args.port).run()
+    _serve(app, args.host, args.port, settings.trusted_proxies).run()
     return 0
 
 

@@ -119,7 +119,8 @@ class _Progress:
 class Jobs:
     def __init__(self, store: JobStore, thingiverse: ThingiverseClient, reads: CachedReads,
                  workers: Workers, workdir: Path, *, thingiverse_url: str, max_file_bytes: int,
-                 limits: Limits, stale_after: float = STALE_AFTER) -> None:
+                 limits: Limits, stale_after: float = STALE_AFTER,
+                 work_dir_bytes: int = 2048 * 1024 * 1024) -> None:
         self.store = store
         self.thingiverse = thingiverse
         self.reads = reads
@@ -129,13 +130,19 @@ class Jobs:
         self.thingiverse_url = thingiverse_url
         self.max_file_bytes = max_file_bytes
         self.stale_after = stale_after
+        self.work_dir_bytes = work_dir_bytes
         self._tasks: set[asyncio.Task[None]] = set()  # references only, so tasks aren't GC'd
+        self._busy: set[str] = set()  # jobs of this process whose folder is in use
 
     # Reading jobs: a user sees only their own.
 
     async def get(self, user_id: str, job_id: str) -> JobRecord | None:
         job = await self.store.get_job(job_id)
         return job if job is not None and job.user_id == user_id else None
+
+    async def running(self, user_id: str) -> int:
+        """How many of the user's jobs are running now (on any instance)."""
+        return await self.store.running_jobs(user_id, time.time() - self.stale_after)
 
     async def latest(self, user_id: str, thing_id: int) -> JobRecord | None:
         """The user's latest job on a Thing, so a reloaded frame finds what it was doing."""
@@ -174,6 +181,7 @@ class Jobs:
         folder = self.workdir / job_id
         keep_folder = False
         final: dict[str, Any]
+        self._busy.add(job_id)
         try:
             async with asyncio.timeout(JOB_TIME_LIMIT):
                 produced = await self._produce(folder, token, request, progress)
@@ -204,9 +212,27 @@ class Jobs:
             # could land after it and make a finished job read as running.
             ticker.cancel()
             await asyncio.gather(ticker, return_exceptions=True)
+            self._busy.discard(job_id)
             if not keep_folder:
                 await anyio.to_thread.run_sync(_remove, folder)
         await self.store.update_job(job_id, **final)
+        if keep_folder:
+            await anyio.to_thread.run_sync(self.keep_within_quota)
+
+    def keep_within_quota(self) -> None:
+        """Remove the oldest kept download results until the job folders fit the quota
+        (THINGAPP_WORK_DIR_MB); folders of jobs under way are never touched."""
+        folders = []
+        for folder in self.workdir.iterdir() if self.workdir.is_dir() else ():
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            folders.append((folder.stat().st_mtime, folder, size))
+        total = sum(size for _, _, size in folders)
+        for _, folder, size in sorted(folders):
+            if total <= self.work_dir_bytes:
+                return
+            if folder.name not in self._busy:
+                shutil.rmtree(folder, ignore_errors=True)
+                total -= size
 
     def sweep_files(self) -> None:
         """Remove job folders older than a job's life (download results nobody fetched)."""

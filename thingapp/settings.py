@@ -66,6 +66,12 @@ class Settings:
     job_seconds: float = 300.0  # each job's processing time (downloading and posting aside)
     max_triangles: int = DEFAULT_MAX_TRIANGLES  # the largest model a job will open
     file_hosts: tuple[str, ...] = DEFAULT_FILE_HOSTS  # besides the site and API origins
+    logins_per_minute: int = 20  # sign-ins started per client address
+    code_launches_per_minute: int = 5  # ?code= launches per client address
+    jobs_per_hour: int = 30  # per user
+    running_jobs: int = 2  # per user, at once
+    trusted_proxies: tuple[str, ...] = ()  # whose X-Forwarded-For names the client
+    work_dir_mb: int = 2048  # files kept for download, all told; the oldest go first
 
     def __post_init__(self) -> None:
         # Normalise once so every consumer sees the same shapes.
@@ -97,6 +103,13 @@ class Settings:
             job_seconds=_float(env.get("THINGAPP_JOB_SECONDS", "300")),
             max_triangles=_int(env.get("THINGAPP_MAX_TRIANGLES", str(DEFAULT_MAX_TRIANGLES))),
             file_hosts=tuple(env.get("THINGAPP_FILE_HOSTS", "").split()) or DEFAULT_FILE_HOSTS,
+            logins_per_minute=_int(env.get("THINGAPP_LOGINS_PER_MINUTE", "20")),
+            code_launches_per_minute=_int(env.get("THINGAPP_CODE_LAUNCHES_PER_MINUTE", "5")),
+            jobs_per_hour=_int(env.get("THINGAPP_JOBS_PER_HOUR", "30")),
+            running_jobs=_int(env.get("THINGAPP_RUNNING_JOBS", "2")),
+            trusted_proxies=tuple(env.get("THINGAPP_TRUSTED_PROXIES", "").replace(",", " ")
+                                  .split()),
+            work_dir_mb=_int(env.get("THINGAPP_WORK_DIR_MB", "2048")),
             http_timeout=_float(env.get("THINGAPP_HTTP_TIMEOUT", "10")),
             job_stale_after=_float(env.get("THINGAPP_JOB_STALE_AFTER", "30")),
         )
@@ -104,11 +117,13 @@ class Settings:
     @classmethod
     def for_demo(cls, *, public_url: str, thingiverse_url: str, client_id: str,
                  client_secret: str, store_url: str) -> Settings:
-        """Settings for `thingapp demo`: a fresh random key each run, sandbox as Thingiverse."""
+        """Settings for `thingapp demo`: a fresh random key each run, sandbox as Thingiverse,
+        and limits loose enough for one developer (and a browser test suite) on loopback."""
         return cls(client_id=client_id, client_secret=client_secret,
                    secret_key=secrets.token_urlsafe(32), public_url=public_url,
                    thingiverse_url=thingiverse_url, api_url=thingiverse_url,
-                   store_url=store_url, demo=True)
+                   store_url=store_url, demo=True, logins_per_minute=600,
+                   code_launches_per_minute=120, jobs_per_hour=600, running_jobs=4)
 
     @property
     def callback_url(self) -> str:
@@ -154,6 +169,13 @@ class Settings:
             if not valid_pattern(pattern):
                 found.append(f"THINGAPP_FILE_HOSTS has {pattern!r}: write host names such as "
                              "cdn.thingiverse.com or *.thingiverse.com, without scheme or path.")
+        for name, count in (("THINGAPP_LOGINS_PER_MINUTE", self.logins_per_minute),
+                            ("THINGAPP_CODE_LAUNCHES_PER_MINUTE", self.code_launches_per_minute),
+                            ("THINGAPP_JOBS_PER_HOUR", self.jobs_per_hour),
+                            ("THINGAPP_RUNNING_JOBS", self.running_jobs),
+                            ("THINGAPP_WORK_DIR_MB", self.work_dir_mb)):
+            if count <= 0:
+                found.append(f"{name} must be a whole number above 0.")
         if self.max_triangles <= 0:
             found.append("THINGAPP_MAX_TRIANGLES must be a whole number above 0.")
         if self.max_file_mb <= 0:

@@ -276,9 +276,9 @@ class ThingiverseClient:
         finalize address. No Authorization header: storage is not the API and rejects a second
         auth mechanism. Fields in the order given, the file last; redirects are not followed."""
         await self._check_file_host(ticket.action)
-        # httpx's multipart encoder reads the file itself, in 64 KB pieces from the page cache.
-        raw = await anyio.to_thread.run_sync(path.open, "rb")
-        with raw:
+        # httpx's multipart encoder reads the file itself, in 64 KB pieces from the page cache;
+        # opened here, not in a thread, so a cancelled job can't drop it open.
+        with open(path, "rb") as raw:  # noqa: ASYNC230
             body = _CountingReader(raw, (await anyio.Path(path).stat()).st_size, progress)
             response = await self._send(
                 "POST", ticket.action, data=ticket.fields,
@@ -350,12 +350,14 @@ async def _save(response: httpx.Response, dest: Path, limit: int,
         raise FileTooLarge(limit)
     done = 0
     try:
-        async with await anyio.open_file(dest, "wb") as out:
+        # Opened here, not in a thread: a job cancelled while a thread opened it would drop the
+        # open file. Creating a file is a metadata operation; the writes go to a thread.
+        with open(dest, "wb") as out:  # noqa: ASYNC230
             async for chunk in response.aiter_bytes(256 * 1024):
                 done += len(chunk)
                 if done > limit:
                     raise FileTooLarge(limit)
-                await out.write(chunk)
+                await anyio.to_thread.run_sync(out.write, chunk)
                 if progress:
                     progress(done, total)
     except httpx.HTTPError as exc:

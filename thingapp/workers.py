@@ -27,6 +27,7 @@ import anyio.to_thread
 
 from thingapp.tools import ProducedFile, SourceFile, Tool, ToolInputError
 
+WORKER_NICENESS = 10
 PRELOAD = ["thingapp.tools.meshes", "thingapp.tools.scale"]  # imported once, in the fork server
 
 
@@ -46,6 +47,7 @@ def _work(conn: Connection, tool: Tool, source: SourceFile, options: Any, workdi
           memory_bytes: int) -> None:
     """In the worker process: limit ourselves, run the tool, send back what came of it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app, which stops us
+    os.nice(WORKER_NICENESS)  # requests first: the web process wins any contended core
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
         outcome = _Outcome(files=tool.run(source, options, workdir))

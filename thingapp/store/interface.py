@@ -58,6 +58,10 @@ class JobStore(Protocol):
 
     async def latest_job(self, user_id: str, thing_id: int) -> JobRecord | None: ...
 
+    async def running_jobs(self, user_id: str, heard_since: float) -> int:
+        """How many of the user's jobs are running and were heard from after `heard_since`
+        (a silent one lost its process)."""
+
 
 class WebhookStore(Protocol):
     async def add_webhook(self, key: str, event: str, body: str) -> bool:

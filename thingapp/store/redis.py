@@ -156,6 +156,9 @@ class RedisStore:
             "updated_at": now, "expires_at": now + ttl}, ttl)
         await self.redis.set(f"{PREFIX}latest-job:{user_id}:{thing_id}", job_id,
                              px=int(ttl * 1000))
+        running = f"{PREFIX}running:{user_id}"
+        await self.redis.sadd(running, job_id)
+        await self.redis.pexpire(running, int(ttl * 1000))
 
     async def update_job(self, job_id: str, *, step: str, message: str,
                          percent: int | None = None, status: JobStatus = JobStatus.RUNNING,
@@ -178,6 +181,20 @@ class RedisStore:
                          h["step"], int(h["percent"]) if h["percent"] else None, h["message"],
                          _opt(h.get("result")), float(h["created_at"]), float(h["updated_at"]),
                          float(h["expires_at"]))
+
+    async def running_jobs(self, user_id: str, heard_since: float) -> int:
+        """The user's running-job set, each checked (and dropped once over or silent)."""
+        running = f"{PREFIX}running:{user_id}"
+        count = 0
+        for member in await self.redis.smembers(running):
+            job_id = str(member)
+            status, updated = await self.redis.hmget(f"{PREFIX}job:{job_id}",
+                                                     ["status", "updated_at"])
+            if status == JobStatus.RUNNING and updated and float(updated) > heard_since:
+                count += 1
+            else:
+                await self.redis.srem(running, job_id)
+        return count
 
     async def latest_job(self, user_id: str, thing_id: int) -> JobRecord | None:
         job_id = await self.redis.get(f"{PREFIX}latest-job:{user_id}:{thing_id}")

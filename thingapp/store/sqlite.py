@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     expires_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_user_thing ON jobs (user_id, thing_id, created_at);
+CREATE INDEX IF NOT EXISTS jobs_by_user_status ON jobs (user_id, status);
 CREATE TABLE IF NOT EXISTS webhooks (
     key TEXT PRIMARY KEY,
     event TEXT NOT NULL,
@@ -220,6 +221,12 @@ class SQLiteStore:
     async def get_job(self, job_id: str) -> JobRecord | None:
         return _job(await self._one(f"SELECT {JOB_COLUMNS} FROM jobs"
                                     " WHERE id = ? AND expires_at > ?", (job_id, time.time())))
+
+    async def running_jobs(self, user_id: str, heard_since: float) -> int:
+        row = await self._one("SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status = ?"
+                              " AND updated_at > ? AND expires_at > ?",
+                              (user_id, JobStatus.RUNNING, heard_since, time.time()))
+        return int(row[0]) if row else 0
 
     async def latest_job(self, user_id: str, thing_id: int) -> JobRecord | None:
         return _job(await self._one(

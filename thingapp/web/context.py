@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from thingapp.jobs import Jobs
+from thingapp.rate_limits import Limiter
 from thingapp.reads import CachedReads
 from thingapp.settings import Settings
 from thingapp.signin import Reason, SignIn, SignInError
@@ -34,6 +35,7 @@ class AppContext:
     signin: SignIn
     jobs: Jobs
     launch_pages: LaunchPages
+    limiter: Limiter
 
     def tool(self, tool_id: str | None = None) -> Tool | None:
         """The tool named `tool_id`, the default one for None, or None if there is no such."""
@@ -44,6 +46,12 @@ class AppContext:
 
 def context_of(request: Request) -> AppContext:
     return cast(AppContext, request.app.state.context)
+
+
+def client_address(request: Request) -> str:
+    """Who is asking: the peer, or the client a trusted proxy names (uvicorn sorts that out,
+    from THINGAPP_TRUSTED_PROXIES)."""
+    return request.client.host if request.client else "unknown"
 
 
 async def current_session(request: Request) -> SessionRecord:

@@ -7,6 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from thingapp.rate_limits import LimitExceeded
 from thingapp.signin import Reason, SignInError
 from thingapp.web.context import context_of
 
@@ -58,5 +59,14 @@ async def upstream_failed(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": exc.message}, status_code=exc.status)
 
 
+async def limit_exceeded(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LimitExceeded)
+    headers = {"Retry-After": str(exc.retry_after)}
+    if wants_json(request):
+        return JSONResponse({"error": str(exc)}, status_code=429, headers=headers)
+    return context_of(request).templates.TemplateResponse(
+        request, "error.html", {"message": str(exc)}, status_code=429, headers=headers)
+
+
 HANDLERS = {HTTPException: http_error, SignInError: signin_error,
-            UpstreamFailed: upstream_failed}
+            UpstreamFailed: upstream_failed, LimitExceeded: limit_exceeded}

@@ -10,7 +10,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 
 from thingapp.signin import SignInError
 from thingapp.thing_ids import parse_thing_ref
-from thingapp.web.context import context_of
+from thingapp.web.context import client_address, context_of
 from thingapp.web.launch import TOOL_SCRIPT
 
 log = logging.getLogger("thingapp.pages")
@@ -34,6 +34,8 @@ async def launch(request: Request) -> Response:
     code = request.query_params.get("code")
     if not code:  # the page every visitor of this Thing gets: rendered once per Thing
         return HTMLResponse(app.launch_pages.plain(thing_id))
+    # Each ?code= costs a code exchange with the app's secret: counted per address.
+    await app.limiter.hit(app.limiter.code_launches, "code-launches", client_address(request))
     context = app.launch_pages.context(thing_id)
     try:
         context["login"], verified = await app.signin.sign_in_with_code(code, thing_id)

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from thingapp.signin import MODES
 from thingapp.thing_ids import MAX_THING_ID
-from thingapp.web.context import context_of, current_session
+from thingapp.web.context import client_address, context_of, current_session
 from thingapp.web.jsonbody import BadRequest, read_json
 
 
@@ -22,7 +22,9 @@ async def start_login(request: Request) -> Response:
     mode = body.get("mode", "popup")
     if mode not in MODES:
         raise BadRequest("mode must be 'popup' or 'frame'.")
-    started = await context_of(request).signin.start(thing_id, mode)
+    context = context_of(request)
+    await context.limiter.hit(context.limiter.logins, "logins", client_address(request))
+    started = await context.signin.start(thing_id, mode)
     return JSONResponse({"login_id": started.login_id, "claim": started.claim,
                          "authorize_url": started.authorize_url}, status_code=201)
 

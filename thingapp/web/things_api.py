@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from thingapp.actions import Action, choose_actions
 from thingapp.failures import upstream_failure
 from thingapp.jobs import JobRequest
+from thingapp.rate_limits import LimitExceeded
 from thingapp.remix import RemixInvalid, parse_remix, remix_offer
 from thingapp.store import SessionRecord
 from thingapp.thing_ids import MAX_THING_ID, parse_thing_ref
@@ -25,6 +26,7 @@ from thingapp.web.errors import UpstreamFailed
 from thingapp.web.jsonbody import BadRequest, read_json
 
 log = logging.getLogger("thingapp.things")
+RUNNING_RETRY_AFTER = 10  # seconds: a small job is done by then
 
 
 async def _thing_and_files(context: AppContext, session: SessionRecord, thing_id: int,
@@ -136,6 +138,12 @@ async def start_job(request: Request) -> Response:
         remix = parse_remix(body.get("remix"), thing) if action is Action.REMIX else None
     except (ToolInputError, RemixInvalid) as exc:
         raise BadRequest(str(exc)) from exc
+    limiter = app.limiter
+    if await app.jobs.running(session.user_id) >= limiter.limits.running_jobs:
+        most = limiter.limits.running_jobs
+        raise LimitExceeded(f"You can have {most} file{'s' if most != 1 else ''} being made at "
+                            "once; start another when one is done.", RUNNING_RETRY_AFTER)
+    await limiter.hit(limiter.jobs, "jobs", session.user_id)
     job_id = await app.jobs.start(session.user_id, session.token,
                                   JobRequest(thing, chosen, tool, options, action, remix))
     return JSONResponse({"job_id": job_id}, status_code=202)
