@@ -134,3 +134,23 @@ def test_kept_downloads_live_within_the_work_dir_quota_oldest_out_first(tmp_path
         assert (gone.status_code, gone.json()["error"]) == (
             404, "This file is no longer here. Make it again.")
         assert w.client.get(f"/api/jobs/{jobs[1]['id']}/file", headers=auth).status_code == 200
+
+
+def test_the_sqlite_counters_reset_with_their_window_and_survive_a_sweep(tmp_path):
+    import asyncio
+
+    from thingapp.rate_limits import SQLiteLimitStorage
+
+    async def body() -> list[int]:
+        storage = SQLiteLimitStorage(f"thingapp+sqlite:///{tmp_path / 'limits.sqlite3'}")
+        try:
+            counts = [await storage.incr("a", 1), await storage.incr("a", 1)]
+            await storage.incr("gone", 0)  # a window already over
+            await asyncio.sleep(1.1)
+            counts.append(await storage.incr("a", 1))  # a new window
+            await storage.sweep()  # drops the finished windows only
+            counts += [await storage.get("a"), await storage.get("gone")]
+            return counts
+        finally:
+            storage.close()
+    assert asyncio.run(body()) == [1, 2, 1, 1, 0]

@@ -51,10 +51,11 @@ ARCHIVE_BUDGET = 10  # a 3MF may unpack to this many times the file-size limit
 TOOL_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
-async def _sweep_every(store: Store, jobs: Jobs, seconds: float) -> None:
+async def _sweep_every(store: Store, jobs: Jobs, limiter: Limiter, seconds: float) -> None:
     while True:
         try:
             await store.sweep()
+            await limiter.sweep()
             await asyncio.to_thread(jobs.sweep_files)
         except Exception:  # a locked or unreachable store: try again next time
             log.exception("sweeping expired rows failed")
@@ -123,7 +124,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 on_webhook=on_webhook, store=store, reads=reads,
                 signin=SignIn(settings, store, thingiverse), jobs=jobs,
                 launch_pages=launch_pages, limiter=limiter)
-            sweeper = asyncio.create_task(_sweep_every(store, jobs, SWEEP_EVERY))
+            sweeper = asyncio.create_task(_sweep_every(store, jobs, limiter, SWEEP_EVERY))
             try:
                 yield
             finally:

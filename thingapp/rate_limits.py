@@ -84,6 +84,10 @@ class SQLiteLimitStorage(Storage):
     async def clear(self, key: str) -> None:
         await self._one("DELETE FROM rate_limits WHERE key = ?", (key,))
 
+    async def sweep(self) -> None:
+        """Drop finished windows: one row per address or user would pile up otherwise."""
+        await self._one("DELETE FROM rate_limits WHERE expires_at <= ?", (time.time(),))
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
@@ -148,6 +152,11 @@ class Limiter:
         stats = await self._strategy.get_window_stats(limit.item, *key)
         wait = max(1, int(stats.reset_time - time.time()) + 1)
         raise LimitExceeded(limit.sentence.format(n=limit.item.amount, wait=wait), wait)
+
+    async def sweep(self) -> None:
+        """Drop expired counters (Redis expires its keys by itself)."""
+        if isinstance(self.storage, SQLiteLimitStorage):
+            await self.storage.sweep()
 
     async def close(self) -> None:
         if isinstance(self.storage, SQLiteLimitStorage):
