@@ -84,3 +84,23 @@ def test_a_closed_sign_in_window_ends_the_wait(demo, page):
     expect(frame.locator("#status")).to_have_text(
         "The Thingiverse window was closed before you agreed.", timeout=15_000)
     expect(frame.get_by_role("button", name="Try again")).to_be_visible()
+
+
+def test_the_callback_takes_the_token_out_of_its_own_url_before_anything_else(demo, page):
+    """The frame's own address (and so its history entry) never keeps `#access_token=`: by the
+    time the callback page makes its one request, its URL is bare."""
+    seen: list[tuple[str, str]] = []
+
+    def record(route) -> None:  # noqa: ANN001 (Playwright's Route)
+        frame = route.request.frame
+        seen.append((frame.url, frame.evaluate("location.href")))
+        route.continue_()
+    page.route("**/api/callback", record)
+    page.goto(f"{demo.sandbox_url}/thing:2003?popups=0")
+    frame = app_frame(page)
+    frame.get_by_role("button", name="Connect Thingiverse").click()
+    approve_in(frame, "remy_remix")
+    expect(frame.locator("#reason")).to_have_text("The licence does not allow derivatives.")
+    assert len(seen) == 1
+    bare = [url.endswith("/callback") and "#" not in url for url in seen[0]]
+    assert bare == [True, True], "the callback page's URL still held its fragment"  # not shown
