@@ -104,3 +104,29 @@ def test_the_callback_takes_the_token_out_of_its_own_url_before_anything_else(de
     assert len(seen) == 1
     bare = [url.endswith("/callback") and "#" not in url for url in seen[0]]
     assert bare == [True, True], "the callback page's URL still held its fragment"  # not shown
+
+
+@pytest.mark.parametrize("outcome", ["failed", "succeeded"])
+def test_the_callback_tells_only_the_apps_own_origin(demo, page, leak_watch, outcome):
+    """A Thingiverse-origin page that opens the callback itself hears nothing from it: the
+    callback posts to its opener with the app's origin as the target, never "*"."""
+    page.goto(f"{demo.sandbox_url}/")
+    page.evaluate("window.heard = []; addEventListener('message', e => window.heard.push(e.data))")
+    token = "forged-token-4c1d9e"
+    fragment = f"state=forged&access_token={token}&token_type=bearer"
+    if outcome == "succeeded":  # a login of the page's own, with a real token for it
+        login = httpx.post(f"{demo.app_url}/api/logins", json={"thing_id": 2001}).json()
+        token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens", json={
+            "user_id": 1003, "client_id": "thingapp-demo"}).json()["access_token"]
+        state = login["authorize_url"].split("state=")[1]
+        fragment = f"access_token={token}&token_type=bearer&state={state}"
+    leak_watch.secrets.add(token)  # it must appear in no log, URL or storage either
+    with page.expect_popup() as popup_info:
+        page.evaluate("url => { window.open(url); }", f"{demo.app_url}/callback#{fragment}")
+    popup = popup_info.value
+    if outcome == "succeeded":
+        popup.wait_for_event("close", timeout=10_000)  # it posted, then closed itself
+    else:
+        expect(popup.locator("#message")).to_contain_text("did not come from this app")
+    page.wait_for_timeout(500)
+    assert page.evaluate("window.heard.length") == 0
