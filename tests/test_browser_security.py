@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -130,3 +131,36 @@ def test_the_callback_tells_only_the_apps_own_origin(demo, page, leak_watch, out
         expect(popup.locator("#message")).to_contain_text("did not come from this app")
     page.wait_for_timeout(500)
     assert page.evaluate("window.heard.length") == 0
+
+
+BURST = """async ([target, origin]) => {
+  const to = {frame: () => document.querySelector('iframe').contentWindow,
+              opener: () => window.opener, self: () => window}[target]();
+  for (let n = 0; n < 10; n++) {
+    to.postMessage({type: 'thingapp:signin'}, origin);
+    await new Promise((done) => setTimeout(done, 80));
+  }
+}"""
+
+
+def test_the_launch_page_heeds_only_its_own_popup_on_its_own_origin(demo, page):
+    """A "signed in" message makes the waiting frame claim at once. Messages from the Thingiverse
+    page around it, from the authorize page in the popup (right window, wrong origin) and from
+    the frame itself (right origin, wrong window) must not: the frame keeps its slow poll."""
+    claims: list[float] = []
+    page.context.on("request", lambda r: claims.append(time.monotonic())
+                    if r.url.endswith("/claim") else None)
+    page.goto(f"{demo.sandbox_url}/thing:2001")
+    frame = app_frame(page)
+    with page.expect_popup() as popup_info:
+        frame.get_by_role("button", name="Connect Thingiverse").click()
+    popup = popup_info.value
+    popup.wait_for_url("**/login/oauth/authorize**")
+    app = next(f for f in page.frames if f.url.startswith(demo.app_url))
+    for sender, target, origin in [(page, "frame", demo.app_url), (popup, "opener", "*"),
+                                   (app, "self", demo.app_url)]:
+        started = time.monotonic()
+        sender.evaluate(BURST, [target, origin])
+        during = [t for t in claims if t >= started]
+        assert len(during) <= 1, f"{len(during)} claims answered a forged message"  # polls only
+    popup.close()
