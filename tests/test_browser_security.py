@@ -164,3 +164,18 @@ def test_the_launch_page_heeds_only_its_own_popup_on_its_own_origin(demo, page):
         during = [t for t in claims if t >= started]
         assert len(during) <= 1, f"{len(during)} claims answered a forged message"  # polls only
     popup.close()
+
+
+def test_a_code_launch_opened_at_top_level_is_not_claimed(demo, page):
+    """Login CSRF with a ?code=: another site sends the visitor, at top level, to the app with a
+    code of the attacker's account. The page must not take the sign-in it would make."""
+    code = httpx.post(f"{demo.sandbox_url}/sandbox/codes",
+                      json={"user_id": 1003, "client_id": "thingapp-demo"}).json()["code"]
+    claims: list[str] = []
+    page.on("request", lambda r: claims.append(r.url) if r.url.endswith("/claim") else None)
+    page.goto(f"{demo.sandbox_url}/")  # "another site"
+    page.goto(f"{demo.app_url}/?thing_id=2001&code={code}")
+    expect(page.get_by_role("button", name="Connect Thingiverse")).to_be_visible()
+    page.wait_for_timeout(500)
+    expect(page.locator("#user-name")).to_have_text("")
+    assert claims == []
