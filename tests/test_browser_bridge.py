@@ -49,3 +49,29 @@ def test_an_answer_from_a_foreign_origin_is_ignored(demo, page):
     assert frame.evaluate("window.bridgeAnswer") is None
     dialog.get_by_role("button", name="Cancel").click()
     assert answer(frame) == {"status": "cancelled"}
+
+
+OPEN_BRIDGE_TO = """async (origin) => {
+  const {createBridge} = await import('/static/bridge.js');
+  window.bridge = createBridge(origin, {timeoutMs: 10000});
+  window.bridgeAnswer = undefined;
+  window.bridge.call('echo', {hello: 'world'}).then((result) => { window.bridgeAnswer = result; },
+                                                     () => {});
+}"""
+
+
+def test_the_bridge_talks_only_to_the_origin_it_was_given(demo, page):
+    """A frame whose parent is not the Thingiverse it expects (here: a page on another origin)
+    sends it nothing, and takes no answer from it, even from window.parent itself."""
+    page.goto(f"{demo.sandbox_url}/thing:2001")
+    app_frame(page).get_by_role("button", name="Connect Thingiverse").wait_for()
+    page.evaluate("window.heard = []; addEventListener('message', (e) => {"
+                  " if (e.source !== window) window.heard.push(e.data); })")
+    frame = page.frames[1]
+    frame.evaluate(OPEN_BRIDGE_TO, "https://www.thingiverse.com")  # not this parent's origin
+    time.sleep(0.5)
+    assert page.evaluate("window.heard") == []  # the command was not handed to this parent
+    page.evaluate("document.querySelector('iframe').contentWindow.postMessage("
+                  "JSON.stringify({callback: 'thingapp-1', result: {forged: true}}), '*')")
+    time.sleep(0.5)
+    assert frame.evaluate("window.bridgeAnswer") is None  # right window, wrong origin: ignored
