@@ -38,6 +38,7 @@ from thingapp.tools import Limits, Tool
 from thingapp.tools.scale import ScaleTool
 from thingapp.web import pages, signin_api, things_api, webhooks_api
 from thingapp.web.context import AppContext
+from thingapp.web.cookies import JobMarks
 from thingapp.web.errors import HANDLERS
 from thingapp.web.launch import LaunchPages
 from thingapp.web.security import AccessLog, ErrorsAsSentences, SecurityHeaders
@@ -123,7 +124,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 settings=settings, templates=templates, tools={t.id: t for t in tools},
                 on_webhook=on_webhook, store=store, reads=reads,
                 signin=SignIn(settings, store, thingiverse), jobs=jobs,
-                launch_pages=launch_pages, limiter=limiter)
+                launch_pages=launch_pages, limiter=limiter,
+                job_marks=JobMarks(settings.secret_key, settings.session_ttl))
             sweeper = asyncio.create_task(_sweep_every(store, jobs, limiter, SWEEP_EVERY))
             try:
                 yield
@@ -148,6 +150,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         Route("/api/logins", signin_api.start_login, methods=["POST"]),
         Route("/api/logins/{login_id}/claim", signin_api.claim_login, methods=["POST"]),
         Route("/api/callback", signin_api.complete_login, methods=["POST"]),
+        Route("/api/session", signin_api.resume, methods=["POST"]),
+        Route("/api/session/remember", signin_api.remember, methods=["POST"]),
         Route("/api/logout", signin_api.logout, methods=["POST"]),
         # The Thing and its jobs.
         Route("/api/context", things_api.context),

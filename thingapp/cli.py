@@ -13,7 +13,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -212,6 +212,13 @@ def load_tool(spec: str) -> Tool:
     return tool
 
 
+def _session_limits(env: Mapping[str, str]) -> dict[str, int]:
+    """The session limits the demo takes from the environment, to try them out."""
+    names = {"session_ttl": "THINGAPP_SESSION_MAX_SECONDS",
+             "session_idle": "THINGAPP_SESSION_IDLE_SECONDS"}
+    return {field: int(env[name]) for field, name in names.items() if env.get(name, "").isdigit()}
+
+
 async def _run_demo(args: argparse.Namespace) -> None:
     _check_port("127.0.0.1", args.app_port, "--app-port")
     _check_port("127.0.0.1", args.sandbox_port, "--sandbox-port")
@@ -221,7 +228,7 @@ async def _run_demo(args: argparse.Namespace) -> None:
                                              / "demo.sqlite3")
     settings = Settings.for_demo(public_url=app_url, thingiverse_url=sandbox_url,
                                  client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
-                                 store_url=store)
+                                 store_url=store, session_limits=_session_limits(os.environ))
     sandbox = _sandbox_app(sandbox_url, app_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
     servers = [
         _serve(sandbox, "127.0.0.1", args.sandbox_port),

@@ -144,6 +144,11 @@ class Jobs:
         """How many of the user's jobs are running now (on any instance)."""
         return await self.store.running_jobs(user_id, time.time() - self.stale_after)
 
+    async def is_running(self, user_id: str, job_id: str) -> bool:
+        """The user's job is still being made (and its process is still heard from)."""
+        job = await self.get(user_id, job_id)
+        return job is not None and self.view(job)["status"] == JobStatus.RUNNING
+
     async def latest(self, user_id: str, thing_id: int) -> JobRecord | None:
         """The user's latest job on a Thing, so a reloaded frame finds what it was doing."""
         return await self.store.latest_job(user_id, thing_id)

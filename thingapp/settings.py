@@ -54,7 +54,8 @@ class Settings:
     store_url: str = "sqlite:///thingapp.sqlite3"
     demo: bool = False
     login_ttl: int = 600  # seconds a started sign-in may take
-    session_ttl: int = 8 * 3600
+    session_ttl: int = 8 * 3600  # seconds a session lasts at most, however busy
+    session_idle: int = 2 * 3600  # seconds a session lasts without being used
     app_token: str = ""  # optional read-only token of the operator's: prefetches Things
     http_timeout: float = 10.0  # seconds for each call to Thingiverse
     job_stale_after: float = 30.0  # a running job silent this long lost its process
@@ -112,18 +113,25 @@ class Settings:
             work_dir_mb=_int(env.get("THINGAPP_WORK_DIR_MB", "2048")),
             http_timeout=_float(env.get("THINGAPP_HTTP_TIMEOUT", "10")),
             job_stale_after=_float(env.get("THINGAPP_JOB_STALE_AFTER", "30")),
+            session_ttl=_int(env.get("THINGAPP_SESSION_MAX_SECONDS", str(8 * 3600))),
+            session_idle=_int(env.get("THINGAPP_SESSION_IDLE_SECONDS", str(2 * 3600))),
         )
 
     @classmethod
     def for_demo(cls, *, public_url: str, thingiverse_url: str, client_id: str,
-                 client_secret: str, store_url: str) -> Settings:
+                 client_secret: str, store_url: str,
+                 session_limits: Mapping[str, int] | None = None) -> Settings:
         """Settings for `thingapp demo`: a fresh random key each run, sandbox as Thingiverse,
-        and limits loose enough for one developer (and a browser test suite) on loopback."""
+        and limits loose enough for one developer (and a browser test suite) on loopback;
+        `session_limits` may set `session_ttl` and `session_idle`, to try them out."""
+        limits = dict(session_limits or {})
         return cls(client_id=client_id, client_secret=client_secret,
                    secret_key=secrets.token_urlsafe(32), public_url=public_url,
                    thingiverse_url=thingiverse_url, api_url=thingiverse_url,
                    store_url=store_url, demo=True, logins_per_minute=600,
-                   code_launches_per_minute=120, jobs_per_hour=600, running_jobs=4)
+                   code_launches_per_minute=120, jobs_per_hour=600, running_jobs=4,
+                   session_ttl=limits.get("session_ttl", cls.session_ttl),
+                   session_idle=limits.get("session_idle", cls.session_idle))
 
     @property
     def callback_url(self) -> str:
@@ -176,6 +184,10 @@ class Settings:
                             ("THINGAPP_WORK_DIR_MB", self.work_dir_mb)):
             if count <= 0:
                 found.append(f"{name} must be a whole number above 0.")
+        if self.session_ttl <= 0:
+            found.append("THINGAPP_SESSION_MAX_SECONDS must be a whole number of seconds above 0.")
+        if self.session_idle <= 0:
+            found.append("THINGAPP_SESSION_IDLE_SECONDS must be a whole number of seconds above 0.")
         if self.max_triangles <= 0:
             found.append("THINGAPP_MAX_TRIANGLES must be a whole number above 0.")
         if self.max_file_mb <= 0:

@@ -5,9 +5,13 @@ it.
    starting frame holds (stored hashed).
 2. `complete` (from the callback page): the state is checked and spent once, the token is checked
    with tokeninfo (exact audience), and a server-side session is created holding the token.
-3. `claim` (from the frame): trading the claim for a signed app session token, once.
+3. `claim` (from the frame): trading the claim for a signed app session token, once. The frame
+   also gets a signed *remember* value for its partitioned cookie, which `resume` trades for a
+   fresh session token after a reload (while the session lives: idle and absolute limits).
 A token injected from another flow, or a replayed callback, gives nobody a session (RFC 9700 4.6,
-4.7): the state is single-use and the session goes only to the holder of the claim.
+4.7): the state is single-use and the session goes only to the holder of the claim. An in-frame
+sign-in, which leaves the app's page, keeps its claim in a partitioned cookie (`pending`), never
+in `window.name` or a URL, where a page of another origin in the same frame could read it.
 
 Each step returns what it learned (the user, their `/users/me` read started beside tokeninfo);
 the web layer decides what to cache and what to tell the browser.
@@ -78,8 +82,9 @@ class StartedLogin:
 
 @dataclass(frozen=True)
 class Claimed:
-    session_token: str
+    session_token: str  # the Bearer token for the app's API
     expires_in: int
+    remember: str  # what the frame's cookie holds, for `resume` after a reload
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,19 @@ class Verified:
     user_id: str
     me: asyncio.Task[dict[str, Any]]
     tokeninfo_ms: float
+
+
+def _ended() -> SignInError:
+    return SignInError(Reason.SIGNED_OUT, "Your session has ended. Please connect again.")
+
+
+def _duration(seconds: int) -> str:
+    """7200 -> "2 hours", 1800 -> "30 minutes", 5 -> "5 seconds"."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def _hash(secret: str) -> str:
@@ -104,6 +122,8 @@ class SignIn:
         self.thingiverse = thingiverse
         self._states = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.login-state")
         self._sessions = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.session")
+        self._remembered = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.remember")
+        self._pending = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.pending")
 
     async def start(self, thing_id: int | None, mode: str) -> StartedLogin:
         """Create a login for the frame asking; it gets the claim, Thingiverse gets the state."""
@@ -235,18 +255,64 @@ class SignIn:
                                                   LoginStatus.CLAIMED)):
             raise SignInError(Reason.USED, "This sign-in was already used. Please connect "
                               "again.")
-        return Claimed(self._sessions.dumps(login.session_id), self.settings.session_ttl)
+        return self._issue(login.session_id)
+
+    def _issue(self, session_id: str) -> Claimed:
+        return Claimed(self._sessions.dumps(session_id), self.settings.session_ttl,
+                       self._remembered.dumps(session_id))
+
+    def remember(self, session: SessionRecord) -> str:
+        """What a frame's cookie holds to find `session` again (see `resume`)."""
+        return self._remembered.dumps(session.id)
+
+    def pending(self, started: StartedLogin) -> str:
+        """The in-frame sign-in's claim, signed, for the frame's cookie while it is away."""
+        return self._pending.dumps([started.login_id, started.claim])
+
+    async def claim_pending(self, pending: str) -> Claimed | None:
+        """`claim`, with the login and claim a `pending` value holds."""
+        try:
+            login_id, claim = self._pending.loads(pending, max_age=self.settings.login_ttl)
+        except (BadSignature, ValueError, TypeError) as exc:
+            raise SignInError(Reason.UNKNOWN, "This sign-in is unknown or has expired. Please "
+                              "connect again.") from exc
+        return await self.claim(str(login_id), str(claim))
+
+    async def resume(self, remembered: str) -> Claimed:
+        """A fresh session token for the session a frame's cookie remembers, while it lives."""
+        ttl = self.settings.session_ttl
+        try:
+            session_id = self._remembered.loads(remembered, max_age=self.settings.session_ttl)
+        except SignatureExpired as exc:
+            raise SignInError(Reason.SIGNED_OUT, f"You signed in more than {_duration(ttl)} ago, "
+                              "so you were signed out. Please connect again.") from exc
+        except BadSignature as exc:
+            raise _ended() from exc
+        session = await self._live_session(session_id, touch=True)
+        return self._issue(session.id)
 
     async def authenticate(self, session_token: str) -> SessionRecord:
         """The session an app session token names. Costs no call to Thingiverse."""
-        ended = SignInError(Reason.SIGNED_OUT, "Your session has ended. Please connect again.")
         try:
             session_id = self._sessions.loads(session_token, max_age=self.settings.session_ttl)
         except BadSignature as exc:  # includes SignatureExpired
-            raise ended from exc
+            raise _ended() from exc
+        return await self._live_session(session_id, touch=False)
+
+    async def _live_session(self, session_id: object, *, touch: bool) -> SessionRecord:
+        """The session, if it is within its absolute limit (the store drops it then) and its
+        idle limit; its use is recorded (at most once a minute, unless `touch`)."""
         session = await self.store.get_session(session_id) if isinstance(session_id, str) else None
         if session is None:
-            raise ended
+            raise _ended()
+        now = time.time()
+        idle = self.settings.session_idle
+        if now - session.last_seen > idle:
+            await self.store.delete_session(session.id)
+            raise SignInError(Reason.SIGNED_OUT, f"You were signed out after {_duration(idle)} "
+                              "without using the app. Please connect again.")
+        if touch or now - session.last_seen > min(60.0, idle / 10):
+            await self.store.touch_session(session.id, now)
         return session
 
     async def sign_out(self, session: SessionRecord) -> None:

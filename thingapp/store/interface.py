@@ -23,6 +23,9 @@ class SessionStore(Protocol):
 
     async def get_session(self, session_id: str) -> SessionRecord | None: ...
 
+    async def touch_session(self, session_id: str, seen_at: float) -> None:
+        """Record that a session was used at `seen_at` (never resurrects an ended one)."""
+
     async def delete_session(self, session_id: str) -> None: ...
 
 

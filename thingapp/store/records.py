@@ -43,7 +43,8 @@ class SessionRecord:
     id: str
     user_id: str
     token: str  # the Thingiverse access token: it never leaves the server
-    expires_at: float
+    expires_at: float  # the absolute end, however busy the session is
+    last_seen: float  # when the session was last used (for the idle limit)
 
 
 @dataclass(frozen=True)

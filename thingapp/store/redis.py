@@ -38,11 +38,13 @@ return redis.call('HGETALL', KEYS[1])
 """
 
 # KEYS[1] the login, KEYS[2] the session; ARGV: from, to (complete), session_id, user_id, token,
-# expires_at, ttl in ms. 1 when the login moved on and the session exists; 0 and nothing otherwise.
+# expires_at, ttl in ms, now. 1 when the login moved on and the session exists; 0 and nothing
+# otherwise.
 COMPLETE = """
 if redis.call('HGET', KEYS[1], 'status') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'session_id', ARGV[3])
-redis.call('HSET', KEYS[2], 'user_id', ARGV[4], 'token', ARGV[5], 'expires_at', ARGV[6])
+redis.call('HSET', KEYS[2], 'user_id', ARGV[4], 'token', ARGV[5], 'expires_at', ARGV[6],
+           'last_seen', ARGV[8])
 redis.call('PEXPIRE', KEYS[2], ARGV[7])
 return 1
 """
@@ -55,10 +57,11 @@ redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
 return 1
 """
 
-# KEYS[1] the job; ARGV[1] now. Touch only a job that still exists (never resurrect one).
-TOUCH_JOB = """
+# KEYS[1] a job or session; ARGV[1] the field, ARGV[2] now. Touch only a record that still
+# exists (never resurrect one).
+TOUCH = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'updated_at', ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 
@@ -86,7 +89,7 @@ class RedisStore:
         self._transition = self.redis.register_script(TRANSITION)
         self._complete = self.redis.register_script(COMPLETE)
         self._add_webhook = self.redis.register_script(ADD_WEBHOOK)
-        self._touch_job = self.redis.register_script(TOUCH_JOB)
+        self._touch = self.redis.register_script(TOUCH)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -123,24 +126,30 @@ class RedisStore:
 
     async def complete_login(self, login_id: str, from_status: LoginStatus, session_id: str,
                              user_id: str, token: str, ttl: float) -> bool:
+        now = time.time()
         done = await self._complete(
             keys=[f"{PREFIX}login:{login_id}", f"{PREFIX}session:{session_id}"],
-            args=[from_status, LoginStatus.COMPLETE, session_id, user_id, token, time.time() + ttl,
-                  max(1, int(ttl * 1000))])
+            args=[from_status, LoginStatus.COMPLETE, session_id, user_id, token, now + ttl,
+                  max(1, int(ttl * 1000)), now])
         return bool(done)
 
     # Sessions -----------------------------------------------------------------------------
 
     async def create_session(self, session_id: str, user_id: str, token: str,
                              ttl: float) -> None:
-        await self._put(f"{PREFIX}session:{session_id}",
-                        {"user_id": user_id, "token": token, "expires_at": time.time() + ttl}, ttl)
+        now = time.time()
+        await self._put(f"{PREFIX}session:{session_id}", {
+            "user_id": user_id, "token": token, "expires_at": now + ttl, "last_seen": now}, ttl)
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         h = _text(await self.redis.hgetall(f"{PREFIX}session:{session_id}"))
         if not h:
             return None
-        return SessionRecord(session_id, h["user_id"], h["token"], float(h["expires_at"]))
+        return SessionRecord(session_id, h["user_id"], h["token"], float(h["expires_at"]),
+                             float(h.get("last_seen") or h["expires_at"]))
+
+    async def touch_session(self, session_id: str, seen_at: float) -> None:
+        await self._touch(keys=[f"{PREFIX}session:{session_id}"], args=["last_seen", seen_at])
 
     async def delete_session(self, session_id: str) -> None:
         await self.redis.delete(f"{PREFIX}session:{session_id}")
@@ -171,7 +180,7 @@ class RedisStore:
         await self.redis.hset(f"{PREFIX}job:{job_id}", mapping=fields)
 
     async def touch_job(self, job_id: str) -> None:
-        await self._touch_job(keys=[f"{PREFIX}job:{job_id}"], args=[time.time()])
+        await self._touch(keys=[f"{PREFIX}job:{job_id}"], args=["updated_at", time.time()])
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         h = _text(await self.redis.hgetall(f"{PREFIX}job:{job_id}"))

@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     user_id TEXT NOT NULL,
     token TEXT NOT NULL,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL,
+    last_seen REAL NOT NULL DEFAULT 0
 );
 """
 
@@ -92,6 +93,14 @@ def _job(row: tuple[Any, ...] | None) -> JobRecord | None:
     return JobRecord(job_id, user_id, thing_id, JobStatus(status), *rest)
 
 
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a file made by an older version up to date (its sessions count as seen now)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+    if "last_seen" not in columns:
+        conn.execute("ALTER TABLE sessions ADD COLUMN last_seen REAL NOT NULL DEFAULT 0")
+        conn.execute("UPDATE sessions SET last_seen = ?", (time.time(),))
+
+
 class SQLiteStore:
     """The store on a SQLite file. Calls run in a worker thread to keep the event loop free."""
 
@@ -106,6 +115,7 @@ class SQLiteStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
+        _add_missing_columns(self._conn)
 
     async def close(self) -> None:
         """Close the file once the statement under way (in a worker thread, perhaps of a task
@@ -174,9 +184,9 @@ class SQLiteStore:
                         (LoginStatus.COMPLETE, session_id, login_id, from_status,
                          now)).rowcount == 1
                     if moved:
-                        conn.execute("INSERT INTO sessions (id, user_id, token, expires_at)"
-                                           " VALUES (?, ?, ?, ?)",
-                                           (session_id, user_id, token, now + ttl))
+                        conn.execute("INSERT INTO sessions (id, user_id, token, expires_at,"
+                                     " last_seen) VALUES (?, ?, ?, ?, ?)",
+                                     (session_id, user_id, token, now + ttl, now))
                     conn.execute("COMMIT")
                     return moved
                 except BaseException:
@@ -188,13 +198,18 @@ class SQLiteStore:
 
     async def create_session(self, session_id: str, user_id: str, token: str,
                              ttl: float) -> None:
-        await self._run("INSERT INTO sessions (id, user_id, token, expires_at) VALUES (?,?,?,?)",
-                        (session_id, user_id, token, time.time() + ttl))
+        now = time.time()
+        await self._run("INSERT INTO sessions (id, user_id, token, expires_at, last_seen)"
+                        " VALUES (?,?,?,?,?)", (session_id, user_id, token, now + ttl, now))
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
-        row = await self._one("SELECT id, user_id, token, expires_at FROM sessions"
+        row = await self._one("SELECT id, user_id, token, expires_at, last_seen FROM sessions"
                               " WHERE id = ? AND expires_at > ?", (session_id, time.time()))
         return SessionRecord(*row) if row else None
+
+    async def touch_session(self, session_id: str, seen_at: float) -> None:
+        await self._run("UPDATE sessions SET last_seen = MAX(last_seen, ?) WHERE id = ?",
+                        (seen_at, session_id))
 
     async def delete_session(self, session_id: str) -> None:
         await self._run("DELETE FROM sessions WHERE id = ?", (session_id,))

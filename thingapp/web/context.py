@@ -20,6 +20,7 @@ from thingapp.settings import Settings
 from thingapp.signin import Reason, SignIn, SignInError
 from thingapp.store import SessionRecord, Store
 from thingapp.tools import Tool
+from thingapp.web.cookies import JobMarks
 from thingapp.web.launch import LaunchPages
 from thingapp.webhooks import WebhookHook
 
@@ -36,6 +37,7 @@ class AppContext:
     jobs: Jobs
     launch_pages: LaunchPages
     limiter: Limiter
+    job_marks: JobMarks
 
     def tool(self, tool_id: str | None = None) -> Tool | None:
         """The tool named `tool_id`, the default one for None, or None if there is no such."""

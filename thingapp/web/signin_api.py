@@ -1,4 +1,4 @@
-"""The sign-in endpoints the app's own pages call: start, callback, claim, sign out."""
+"""The sign-in endpoints the app's own pages call: start, callback, claim, resume, sign out."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from thingapp.signin import MODES
+from thingapp.settings import origin_of
+from thingapp.signin import MODES, Claimed, SignInError
 from thingapp.thing_ids import MAX_THING_ID
+from thingapp.web import cookies
 from thingapp.web.context import client_address, context_of, current_session
+from thingapp.web.errors import SIGN_IN_STATUS
 from thingapp.web.jsonbody import BadRequest, read_json
 
 
@@ -25,8 +28,12 @@ async def start_login(request: Request) -> Response:
     context = context_of(request)
     await context.limiter.hit(context.limiter.logins, "logins", client_address(request))
     started = await context.signin.start(thing_id, mode)
-    return JSONResponse({"login_id": started.login_id, "claim": started.claim,
-                         "authorize_url": started.authorize_url}, status_code=201)
+    response = JSONResponse({"login_id": started.login_id, "claim": started.claim,
+                             "authorize_url": started.authorize_url}, status_code=201)
+    if mode == "frame" and cookies.framed(request):  # the frame leaves: the claim waits here
+        cookies.set_cookie(response, cookies.SIGNING_IN, context.signin.pending(started),
+                           context.settings.login_ttl)
+    return response
 
 
 async def complete_login(request: Request) -> Response:
@@ -64,12 +71,76 @@ async def claim_login(request: Request) -> Response:
                                                      body["claim"])
     if claimed is None:
         return JSONResponse({"status": "pending"}, status_code=202)
-    return JSONResponse({"status": "signed_in", "session_token": claimed.session_token,
-                         "expires_in": claimed.expires_in})
+    return _signed_in(request, claimed)
+
+
+def _signed_in(request: Request, claimed: Claimed) -> Response:
+    """The session token for the page, and (in a frame) the cookie that finds it again."""
+    response = JSONResponse({"status": "signed_in", "session_token": claimed.session_token,
+                             "expires_in": claimed.expires_in})
+    if cookies.framed(request):
+        settings = context_of(request).settings
+        cookies.set_cookie(response, cookies.SESSION, claimed.remember, settings.session_ttl)
+        if cookies.SIGNING_IN in request.cookies:
+            cookies.clear_cookie(response, cookies.SIGNING_IN)
+    return response
+
+
+async def resume(request: Request) -> Response:
+    """`POST /api/session {thing_id?}` from the app's page in a frame: its cookie traded for a
+    session token. The cookie names an in-frame sign-in coming back (202 while Thingiverse has
+    not answered), or the session this frame had before a reload. 401 when there is none, with
+    a sentence if one ended, and whether this browser has a file being made for the Thing."""
+    context = context_of(request)
+    if not cookies.from_own_page(request, origin_of(context.settings.public_url)):
+        return JSONResponse({"error": "Only the app's own page can resume its session."},
+                            status_code=403)
+    body = await read_json(request, {"thing_id": int}, required=set())
+    signin = context.signin
+    signing_in = request.cookies.get(cookies.SIGNING_IN)
+    remembered = request.cookies.get(cookies.SESSION)
+    try:
+        if signing_in:
+            claimed = await signin.claim_pending(signing_in)
+            if claimed is None:
+                return JSONResponse({"status": "pending"}, status_code=202)
+            return _signed_in(request, claimed)
+        if remembered:
+            return _signed_in(request, await signin.resume(remembered))
+        ended = None
+    except SignInError as exc:
+        ended = exc
+    thing_id = body.get("thing_id")
+    marks = [m for m in context.job_marks.read(request) if m.thing_id == thing_id]
+    making = any([await context.jobs.is_running(m.user_id, m.job_id) for m in marks])
+    response = JSONResponse({"error": ended.message if ended else "",
+                             "reason": ended.reason if ended else "signed_out",
+                             "making_file": making},
+                            status_code=SIGN_IN_STATUS[ended.reason] if ended else 401)
+    for name in (cookies.SIGNING_IN, cookies.SESSION) if ended else ():
+        if name in request.cookies:
+            cookies.clear_cookie(response, name)
+    return response
+
+
+async def remember(request: Request) -> Response:
+    """`POST /api/session/remember`: where partitioned cookies are not kept but the Storage
+    Access API gave the frame its own cookies, keep the session in an unpartitioned one."""
+    context = context_of(request)
+    if not cookies.from_own_page(request, origin_of(context.settings.public_url)):
+        return JSONResponse({"error": "Only the app's own page can do this."}, status_code=403)
+    session = await current_session(request)
+    response = Response(status_code=204)
+    cookies.set_cookie(response, cookies.SESSION, context.signin.remember(session),
+                       context.settings.session_ttl, partitioned=False)
+    return response
 
 
 async def logout(request: Request) -> Response:
     """`POST /api/logout`: the session ends on the server."""
     session = await current_session(request)
     await context_of(request).signin.sign_out(session)
-    return Response(status_code=204)
+    response = Response(status_code=204)
+    if cookies.SESSION in request.cookies:
+        cookies.clear_cookie(response, cookies.SESSION)
+    return response

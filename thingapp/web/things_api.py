@@ -21,7 +21,9 @@ from thingapp.store import SessionRecord
 from thingapp.thing_ids import MAX_THING_ID, parse_thing_ref
 from thingapp.thingiverse import ThingiverseError
 from thingapp.tools import ToolInputError
+from thingapp.web import cookies
 from thingapp.web.context import AppContext, context_of, current_session
+from thingapp.web.cookies import JobMark
 from thingapp.web.errors import UpstreamFailed
 from thingapp.web.jsonbody import BadRequest, read_json
 
@@ -146,7 +148,10 @@ async def start_job(request: Request) -> Response:
     await limiter.hit(limiter.jobs, "jobs", session.user_id)
     job_id = await app.jobs.start(session.user_id, session.token,
                                   JobRequest(thing, chosen, tool, options, action, remix))
-    return JSONResponse({"job_id": job_id}, status_code=202)
+    response = JSONResponse({"job_id": job_id}, status_code=202)
+    if cookies.framed(request):  # a signed-out frame can still say this file is being made
+        app.job_marks.add(request, response, JobMark(thing_id, job_id, session.user_id))
+    return response
 
 
 NO_SUCH_JOB = "There is no such job."
