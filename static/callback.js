@@ -7,14 +7,15 @@ const back = document.getElementById('back');
 const params = new URLSearchParams(location.hash.slice(1));
 history.replaceState(null, '', location.pathname);
 
-const PENDING_PREFIX = 'thingapp.pending:'; // set by the launch page before an in-frame sign-in
+// Set by the launch page before an in-frame sign-in: the Thing's number, nothing secret (any
+// page in this frame can read and write window.name, so it is checked to be a number).
+const RETURN_TO = /^thingapp\.frame:([0-9]{1,10})$/.exec(window.name);
 
 function fail(text) {
   message.textContent = text;
-  if (window.name.startsWith(PENDING_PREFIX)) { // in-frame sign-in: offer the way back
-    const pending = JSON.parse(window.name.slice(PENDING_PREFIX.length));
+  if (RETURN_TO) { // in-frame sign-in: offer the way back
     window.name = '';
-    back.href = `/?thing_id=${encodeURIComponent(pending.thing_id)}`;
+    back.href = `/?thing_id=${RETURN_TO[1]}`;
     back.hidden = false;
   }
 }

@@ -1,9 +1,10 @@
 // The launch page in Thingiverse's iframe: sign in, then show the Thing and the actions on offer.
 //
-// Cookies don't work here (third-party), and browsers that block them often block this frame's
-// storage too. So the app session is a bearer token held in memory, and in sessionStorage only
-// where the browser allows it (then reloading the Thing page keeps you signed in). The
-// Thingiverse token never reaches this page: it stays on the app's server.
+// The app session is a Bearer token held in memory. A reloaded frame gets a fresh one by trading
+// a partitioned cookie (HttpOnly: this script never sees it) at POST /api/session; where the
+// browser keeps no partitioned cookie, the Storage Access API may let it keep an ordinary one,
+// and where storage works, sessionStorage keeps the token for the tab. The Thingiverse token
+// never reaches this page: it stays on the app's server.
 
 import {setUpMaker, stopMaker} from './make.js';
 
@@ -12,14 +13,18 @@ const statusLine = document.getElementById('status');
 const thingId = Number(root.dataset.thingId);
 
 const SESSION_KEY = 'thingapp.session';
-// An in-frame sign-in leaves this page and comes back; its claim travels in the frame's own
-// window.name, which survives the round trip even where storage is blocked.
-const PENDING_PREFIX = 'thingapp.pending:';
+// An in-frame sign-in leaves this page and comes back. Its claim waits in a partitioned cookie
+// the server sets (and in sessionStorage, where the browser allows it): both are the app's own.
+// window.name, which pages of other origins in this frame can read, holds only the Thing's
+// number, for the callback page's way back.
+const PENDING_KEY = 'thingapp.pending';
+const RETURN_PREFIX = 'thingapp.frame:';
 const POLL_MS = 1500;
 const POLL_LIMIT_MS = 10 * 60 * 1000;
+const STILL_MAKING = 'A file is still being made for this Thing; connect to see it.';
 
 let popup = null;
-let login = null; // {login_id, claim}: only this frame holds the claim
+let login = null; // {login_id, claim}, or {cookie: true} for an in-frame sign-in coming back
 let pollTimer = null;
 let claiming = false;
 let retryLoadsThing = false; // the Connect button's "Try again" after the Thing failed to load
@@ -30,7 +35,7 @@ const storage = (() => {
     window.sessionStorage.getItem(SESSION_KEY);
     return window.sessionStorage;
   } catch {
-    return null; // third-party storage blocked: memory only
+    return null; // third-party storage blocked: memory and the partitioned cookie only
   }
 })();
 
@@ -41,17 +46,16 @@ function keepSession(token) {
 }
 
 // Only inside Thingiverse's frame (frame-ancestors admits no other parent) may a login be
-// resumed: at top level, another site could have set window.name, or a ?code=, to sign the
-// visitor into the attacker's account.
+// resumed, and only there does the app set cookies: at top level, another site could have
+// opened the page with a ?code= to sign the visitor into the attacker's account.
 const framed = window !== window.top;
 
 function takePendingLogin() {
-  if (!window.name.startsWith(PENDING_PREFIX)) return null;
-  const text = window.name.slice(PENDING_PREFIX.length);
-  window.name = '';
-  if (!framed) return null;
+  if (!storage) return null;
+  const text = storage.getItem(PENDING_KEY);
+  storage.removeItem(PENDING_KEY);
   try {
-    return JSON.parse(text);
+    return text ? JSON.parse(text) : null;
   } catch {
     return null;
   }
@@ -64,17 +68,25 @@ function show(view) {
 function say(text, isError = false) {
   statusLine.textContent = text;
   statusLine.classList.toggle('error', isError);
+  statusLine.classList.remove('visually-hidden');
+}
+
+// For screen readers only: the same live region, not shown (the page shows it otherwise).
+function announce(text) {
+  say(text);
+  statusLine.classList.add('visually-hidden');
 }
 
 async function call(method, url, body, as = 'json') {
   const headers = {};
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (sessionToken) headers.Authorization = `Bearer ${sessionToken}`;
+  if (framed) headers['X-Thingapp-Framed'] = '1'; // the server sets its cookies only then
   let response;
   try {
     response = await fetch(url, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'omit', cache: 'no-store',
+      credentials: 'same-origin', cache: 'no-store',
     });
   } catch {
     return {status: 0, body: {error: 'The app could not be reached. Check your connection and try again.'}};
@@ -112,7 +124,8 @@ async function startLogin(mode) {
     popup.location.href = r.body.authorize_url;
     schedulePoll(Date.now());
   } else {
-    window.name = PENDING_PREFIX + JSON.stringify({...login, thing_id: thingId});
+    if (storage) storage.setItem(PENDING_KEY, JSON.stringify(login));
+    window.name = RETURN_PREFIX + thingId; // not a secret: where the callback page leads back
     location.assign(r.body.authorize_url);
   }
 }
@@ -142,15 +155,18 @@ function schedulePoll(startedAt, closedAt = null) {
 async function claim() {
   if (!login || claiming) return 'pending';
   claiming = true;
-  const r = await call('POST', `/api/logins/${encodeURIComponent(login.login_id)}/claim`,
-                       {claim: login.claim});
+  const r = login.cookie
+    ? await call('POST', '/api/session', {thing_id: thingId})
+    : await call('POST', `/api/logins/${encodeURIComponent(login.login_id)}/claim`,
+                 {claim: login.claim});
   claiming = false;
   if (r.status === 202) return 'pending';
   stopPolling();
   login = null;
   if (r.status === 200) {
     keepSession(r.body.session_token);
-    await loadContext();
+    await loadContext({justSignedIn: true});
+    offerToStaySignedIn();
   } else if (r.body.reason === 'denied') {
     offerConnect('You declined access.', true, 'Try again');
   } else {
@@ -159,7 +175,7 @@ async function claim() {
   return 'done';
 }
 
-async function loadContext() {
+async function loadContext({justSignedIn = false} = {}) {
   show('waiting');
   say('Loading the Thing…');
   const r = await call('GET', `/api/context?thing_id=${thingId}`);
@@ -173,10 +189,10 @@ async function loadContext() {
     retryLoadsThing = true;
     return;
   }
-  renderSignedIn(r.body);
+  renderSignedIn(r.body, justSignedIn);
 }
 
-function renderSignedIn(context) {
+function renderSignedIn(context, justSignedIn) {
   const {user, thing, reason} = context;
   document.getElementById('user-name').textContent = user.name;
   document.getElementById('thing-name').textContent = thing.name;
@@ -185,9 +201,63 @@ function renderSignedIn(context) {
   document.getElementById('thing-link').href = thing.url;
   document.getElementById('reason').textContent = reason;
   const resumeRunningJob = setUpMaker({context, call, thingId});
-  say('');
   show('signed-in');
+  if (justSignedIn) { // after a reload, focus stays where the Thing page has it
+    announce(`Signed in as ${user.name}.`);
+    document.getElementById('thing-name').focus();
+  } else {
+    say('');
+  }
   resumeRunningJob();
+}
+
+// The session this frame had, if the browser kept the app's cookie: 'signed-in', 'pending'
+// (an in-frame sign-in on its way back), or what the server said of a session that is gone.
+async function trade() {
+  const r = await call('POST', '/api/session', {thing_id: thingId});
+  if (r.status === 200) keepSession(r.body.session_token);
+  return r;
+}
+
+// Where the browser keeps no partitioned cookie, the Storage Access API may let this frame keep
+// an ordinary one: asked for on a click (the browser may show a prompt), and, once granted,
+// taken again without one after a reload.
+const storageAccess = framed && typeof document.requestStorageAccess === 'function';
+const stay = document.getElementById('stay');
+
+async function offerToStaySignedIn() {
+  if (!storageAccess || !sessionToken) return;
+  const token = sessionToken;
+  const kept = await call('POST', '/api/session', {thing_id: thingId});
+  sessionToken = token; // the one in use goes on; the answer only says the cookie was kept
+  stay.hidden = kept.status === 200;
+}
+
+stay.addEventListener('click', async () => {
+  stay.hidden = true;
+  try {
+    await document.requestStorageAccess();
+    await call('POST', '/api/session/remember');
+    if ((await call('POST', '/api/session', {thing_id: thingId})).status === 200) {
+      say('This browser will keep you signed in.');
+      return;
+    }
+  } catch {
+    // refused: said below
+  }
+  say('This browser does not let the app remember you: you will connect again after a reload.');
+});
+
+async function grantedBefore() {
+  if (!storageAccess || await document.hasStorageAccess()) return false;
+  try {
+    const permission = await navigator.permissions.query({name: 'storage-access'});
+    if (permission.state !== 'granted') return false;
+    await document.requestStorageAccess();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 document.getElementById('connect').addEventListener('click', () => {
@@ -207,7 +277,7 @@ document.getElementById('restart').addEventListener('click', () => {
 
 document.getElementById('sign-out').addEventListener('click', async () => {
   stopMaker();
-  if (sessionToken) await call('POST', '/api/logout');
+  if (sessionToken) await call('POST', '/api/logout'); // also removes the cookie
   keepSession(null);
   offerConnect('You are signed out.');
 });
@@ -218,7 +288,7 @@ window.addEventListener('message', (event) => {
   if (event.data && event.data.type === 'thingapp:signin') claim();
 });
 
-function resume() {
+async function resume() {
   if (root.dataset.loginId && framed) { // launched with ?code=: the server already signed us in
     login = {login_id: root.dataset.loginId, claim: root.dataset.claim};
     history.replaceState(null, '', `${location.pathname}?thing_id=${thingId}`);
@@ -230,13 +300,38 @@ function resume() {
     offerConnect(statusLine.textContent.trim(), true);
     return;
   }
+  if (window.name.startsWith(RETURN_PREFIX)) window.name = '';
   const pending = takePendingLogin();
-  if (pending) { // back from an in-frame sign-in
-    login = {login_id: pending.login_id, claim: pending.claim};
+  if (pending && framed) { // back from an in-frame sign-in, where storage works
+    login = pending;
     show('waiting');
     say('Finishing sign-in…');
     claim().then((result) => { if (result === 'pending') schedulePoll(Date.now()); });
     return;
+  }
+  if (framed) {
+    show('waiting');
+    let r = await trade();
+    if (r.status === 401 && !r.body.error && await grantedBefore()) r = await trade();
+    if (r.status === 200) { // the session from before a reload, or an in-frame sign-in's
+      await loadContext({justSignedIn: r.body.signed_in_now});
+      if (r.body.signed_in_now) offerToStaySignedIn();
+      return;
+    }
+    if (r.status === 202) { // back from an in-frame sign-in; its claim is in the cookie
+      login = {cookie: true};
+      say('Finishing sign-in…');
+      schedulePoll(Date.now());
+      return;
+    }
+    if (r.body.making_file) {
+      offerConnect(STILL_MAKING);
+      return;
+    }
+    if (r.body.error) {
+      offerConnect(r.body.error, true);
+      return;
+    }
   }
   sessionToken = storage ? storage.getItem(SESSION_KEY) : null;
   if (sessionToken) {

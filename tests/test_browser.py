@@ -41,14 +41,6 @@ def test_signed_in_page_shows_the_thing(demo, page):
     expect(frame.locator("#thing-link")).to_have_attribute("href", f"{demo.sandbox_url}/thing:2002")
 
 
-def test_a_frame_whose_storage_is_blocked_signs_in_and_asks_again_after_reload(demo, page):
-    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
-    expect(frame.locator("#reason")).to_have_text("You own this Thing.")
-    assert page.frames[1].evaluate(STORAGE_BLOCKED)  # this browser blocks third-party storage
-    page.reload()
-    expect(app_frame(page).get_by_role("button", name="Connect Thingiverse")).to_be_visible()
-
-
 def test_where_storage_is_allowed_a_reload_keeps_the_session(demo, page):
     page.goto(f"{demo.app_url}/?thing_id=2001")  # first-party: sessionStorage works here
     with page.expect_popup() as popup_info:

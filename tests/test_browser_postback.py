@@ -94,8 +94,8 @@ def test_progress_shows_during_a_slow_upload_and_survives_a_reload(demo, page: P
     expect(message).to_have_text(re.compile(r"Uploading .* \d+ %"))
     expect(frame.locator("#job-progress")).to_be_visible()
     screenshot(page, "progress.png")
-    page.reload()  # the frame forgets everything; signing in again finds the running job
-    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
+    page.reload()  # the frame keeps its session (its cookie) and finds the running job
+    expect(frame.locator("#user-name")).to_have_text("mara_makes")
     expect(frame.locator("#job-message")).to_contain_text("Uploading", timeout=10_000)
     expect(frame.locator("#job-message")).to_have_text(
         "Posted calibration_cube_90pct.stl to Calibration Cube. Scaled to 90 %.", timeout=30_000)

@@ -23,6 +23,9 @@ SIGNING_IN = "__Host-thingapp-signin"  # an in-frame sign-in's claim while the f
 JOBS = "__Host-thingapp-jobs"  # the jobs this browser started, to say so when signed out
 FRAMED_HEADER = "x-thingapp-framed"
 MAX_JOB_MARKS = 5
+# The session cookie outlives its session by this many seconds, so that a frame coming back
+# after the absolute limit hears why it was signed out rather than silently seeing Connect.
+OUTLIVE_SESSION = 24 * 3600
 
 
 def framed(request: Request) -> bool:

@@ -71,16 +71,18 @@ async def claim_login(request: Request) -> Response:
                                                      body["claim"])
     if claimed is None:
         return JSONResponse({"status": "pending"}, status_code=202)
-    return _signed_in(request, claimed)
+    return _signed_in(request, claimed, now=True)
 
 
-def _signed_in(request: Request, claimed: Claimed) -> Response:
-    """The session token for the page, and (in a frame) the cookie that finds it again."""
+def _signed_in(request: Request, claimed: Claimed, *, now: bool) -> Response:
+    """The session token for the page, and (in a frame) the cookie that finds it again.
+    `now`: the user has just signed in (rather than come back to a session)."""
     response = JSONResponse({"status": "signed_in", "session_token": claimed.session_token,
-                             "expires_in": claimed.expires_in})
-    if cookies.framed(request):
+                             "expires_in": claimed.expires_in, "signed_in_now": now})
+    if now and cookies.framed(request):
         settings = context_of(request).settings
-        cookies.set_cookie(response, cookies.SESSION, claimed.remember, settings.session_ttl)
+        cookies.set_cookie(response, cookies.SESSION, claimed.remember,
+                           settings.session_ttl + cookies.OUTLIVE_SESSION)
         if cookies.SIGNING_IN in request.cookies:
             cookies.clear_cookie(response, cookies.SIGNING_IN)
     return response
@@ -104,9 +106,9 @@ async def resume(request: Request) -> Response:
             claimed = await signin.claim_pending(signing_in)
             if claimed is None:
                 return JSONResponse({"status": "pending"}, status_code=202)
-            return _signed_in(request, claimed)
+            return _signed_in(request, claimed, now=True)
         if remembered:
-            return _signed_in(request, await signin.resume(remembered))
+            return _signed_in(request, await signin.resume(remembered), now=False)
         ended = None
     except SignInError as exc:
         ended = exc
@@ -132,7 +134,7 @@ async def remember(request: Request) -> Response:
     session = await current_session(request)
     response = Response(status_code=204)
     cookies.set_cookie(response, cookies.SESSION, context.signin.remember(session),
-                       context.settings.session_ttl, partitioned=False)
+                       context.settings.session_ttl + cookies.OUTLIVE_SESSION, partitioned=False)
     return response
 
 
