@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -96,6 +98,32 @@ def test_sessions_can_be_deleted(store_url):
         await store.delete_session("S6")
         return await store.get_session("S6")
     assert with_store(store_url, body) is None
+
+
+def test_a_session_records_when_it_was_last_used_and_touching_never_revives_one(store_url):
+    async def body(store: Store) -> tuple[Any, ...]:
+        await store.create_session("S8", "1001", "tok", 60)
+        made = await store.get_session("S8")
+        await store.touch_session("S8", made.last_seen + 30)
+        await store.touch_session("S8", made.last_seen + 10)  # an older use changes nothing
+        touched = await store.get_session("S8")
+        await store.delete_session("S8")
+        await store.touch_session("S8", made.last_seen + 40)
+        return made, touched, await store.get_session("S8"), await store.census()
+    made, touched, revived, census = with_store(store_url, body)
+    assert touched.last_seen == made.last_seen + 30
+    assert touched.expires_at == made.expires_at  # the absolute end does not move
+    assert revived is None and census.sessions == 0
+
+
+def test_a_sqlite_file_from_before_the_idle_limit_opens_with_its_sessions(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL,"
+                    " token TEXT NOT NULL, expires_at REAL NOT NULL)")
+        old.execute("INSERT INTO sessions VALUES ('S9', '1001', 'tok', ?)", (time.time() + 60,))
+    session = with_store(f"sqlite:///{path}", lambda s: s.get_session("S9"))
+    assert session.token == "tok" and time.time() - session.last_seen < 5
 
 
 def test_job_progress_and_the_latest_job_of_a_user_on_a_thing(store_url):

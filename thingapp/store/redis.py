@@ -58,9 +58,10 @@ return 1
 """
 
 # KEYS[1] a job or session; ARGV[1] the field, ARGV[2] now. Touch only a record that still
-# exists (never resurrect one).
+# exists (never resurrect one), and never move its time back.
 TOUCH = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if tonumber(ARGV[2]) <= tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
