@@ -186,8 +186,8 @@ def approve_in(auth_page: Page, username: str, decision: str = "Agree") -> None:
 
 
 def sign_in_with_popup(page: Page, sandbox_url: str, thing_id: int, username: str,
-                       decision: str = "Agree") -> FrameLocator:
-    page.goto(f"{sandbox_url}/thing:{thing_id}")
+                       decision: str = "Agree", query: str = "") -> FrameLocator:
+    page.goto(f"{sandbox_url}/thing:{thing_id}{query}")
     frame = app_frame(page)
     with page.expect_popup() as popup_info:
         frame.get_by_role("button", name="Connect Thingiverse").click()
@@ -203,8 +203,8 @@ class LeakWatch:
     fragments, claims and session tokens in the app's answers) and everything that must never
     hold one (request URLs, Referer headers, storage, HTML the app served)."""
 
-    # sessionStorage may hold the app session token (DESIGN.md allows it, for reloads);
-    # localStorage must never hold a token or claim.
+    # sessionStorage may hold the app session token (DESIGN.md allows it, for reloads) where a
+    # browser allows it in the frame; localStorage must never hold a token, claim or cookie.
     STORAGE = """(() => { try { return JSON.stringify(Object.entries(localStorage)); }
       catch { return ''; } })()"""
 
@@ -238,11 +238,18 @@ class LeakWatch:
         try:
             if response.request.resource_type == "document" and "/callback" not in url:
                 self.html.append(response.text())
-            elif url.endswith(("/claim", "/api/logins")) and response.status in (200, 201):
+            elif url.endswith(("/claim", "/api/logins", "/api/session")) and response.status in (
+                    200, 201):
                 body = response.json()
                 for key in ("session_token", "claim"):
                     if body.get(key):
                         self.secrets.add(body[key])
+            for header in response.headers_array():  # the app's cookies: secrets as well
+                name, _, rest = header["value"].partition("=")
+                if header["name"].lower() == "set-cookie" and name.startswith("__Host-thingapp"):
+                    cookie = rest.split(";")[0]
+                    if cookie:
+                        self.secrets.add(cookie)
         except Exception:  # a response whose body is gone (navigated away): nothing to read
             pass
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from live import Demo, app_frame, approve_in, sign_in_with_popup, start_demo
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 pytestmark = pytest.mark.e2e
 
@@ -249,3 +249,44 @@ def test_a_session_past_its_absolute_limit_asks_to_connect(short_sessions, page)
     expect(app_frame(page).locator("#status")).to_have_text(
         "You signed in more than 8 seconds ago, so you were signed out. Please connect again.")
 
+
+
+def claim_without_cookies(route: Route) -> None:
+    """The claim, answered to the browser without its Set-Cookie: a browser that keeps no
+    partitioned cookie. (Sent from here: Playwright's own fetch would store the cookie.)"""
+    request = route.request
+    answer = httpx.post(request.url, content=request.post_data_buffer, headers=request.headers)
+    route.fulfill(status=answer.status_code, body=answer.content, headers={
+        k: v for k, v in answer.headers.items()
+        if k.lower() not in ("set-cookie", "content-length", "content-encoding")})
+
+
+def test_where_partitioned_cookies_are_refused_storage_access_keeps_the_session(demo, page):
+    """A browser that drops the partitioned cookie (simulated: the claim's Set-Cookie is taken
+    out on its way to the browser) offers "Stay signed in", which asks for storage access; once
+    it is granted, a reload finds the session in an ordinary cookie without a click."""
+    page.context.grant_permissions(["storage-access"])
+
+    page.route("**/claim", claim_without_cookies)
+    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes",
+                               query="?storage_access=1")
+    expect(frame.locator("#user-name")).to_have_text("mara_makes")
+    assert page.context.cookies() == []
+    frame.get_by_role("button", name="Stay signed in on this browser").click()
+    expect(frame.locator("#status")).to_have_text("This browser will keep you signed in.")
+    [cookie] = page.context.cookies()
+    assert cookie["name"] == "__Host-thingapp-session" and cookie["httpOnly"]
+    assert "partitionKey" not in cookie  # the browser's own cookie for the app, by permission
+    signed_in_after_reload(page)
+    expect(frame.get_by_role("button", name="Stay signed in on this browser")).to_be_hidden()
+
+
+def test_without_storage_access_stay_signed_in_says_the_browser_will_not(demo, page):
+    """The same browser, but Thingiverse's frame gives no way to ask for storage access."""
+    page.route("**/claim", claim_without_cookies)
+    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
+    frame.get_by_role("button", name="Stay signed in on this browser").click()
+    expect(frame.locator("#status")).to_have_text(
+        "This browser does not let the app remember you: you will connect again after a reload.")
+    page.reload()
+    expect(app_frame(page).get_by_role("button", name="Connect Thingiverse")).to_be_visible()

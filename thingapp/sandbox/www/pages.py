@@ -16,6 +16,9 @@ from thingapp.sandbox.www.bridge import SHIPPING_ADDRESS
 # can be exercised.
 IFRAME_SANDBOX = "allow-scripts allow-same-origin allow-forms allow-downloads"
 IFRAME_POPUP_FLAGS = "allow-popups allow-popups-to-escape-sandbox"
+# Whether Thingiverse's iframe lets the app ask for the Storage Access API is not known;
+# `?storage_access=1` adds the flag so that an app's fallback to it can be exercised.
+IFRAME_STORAGE_ACCESS_FLAG = "allow-storage-access-by-user-activation"
 
 
 def message_page(request: Request, title: str, sentence: str, status: int) -> Response:
@@ -39,7 +42,8 @@ async def index(request: Request) -> Response:
 async def thing_page(request: Request) -> Response:
     """GET /thing:{id}: the Thing, with the app embedded in an iframe.
 
-    `?popups=0` drops the iframe's popup permissions; `?launch_as=USER_ID` mints a code for that
+    `?popups=0` drops the iframe's popup permissions; `?storage_access=1` lets the iframe ask for
+    the Storage Access API; `?launch_as=USER_ID` mints a code for that
     user and the embedded app and launches the app with `&code=` (the legacy SDK launch).
     The page hosts the parent-frame bridge (see `bridge`): the iframe's `data-app-origin` names
     the only origin whose messages it answers.
@@ -62,6 +66,8 @@ async def thing_page(request: Request) -> Response:
         launch["code"] = context.world.issue_code(app.client_id, int(launch_as), app.redirect_uri)
     popups = request.query_params.get("popups") != "0"
     flags = f"{IFRAME_SANDBOX} {IFRAME_POPUP_FLAGS}" if popups else IFRAME_SANDBOX
+    if request.query_params.get("storage_access") == "1":
+        flags += f" {IFRAME_STORAGE_ACCESS_FLAG}"
     return context.templates.TemplateResponse(
         request,
         "thing.html",
