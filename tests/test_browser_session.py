@@ -290,3 +290,20 @@ def test_without_storage_access_stay_signed_in_says_the_browser_will_not(demo, p
         "This browser does not let the app remember you: you will connect again after a reload.")
     page.reload()
     expect(app_frame(page).get_by_role("button", name="Connect Thingiverse")).to_be_visible()
+
+
+def test_a_token_thingiverse_revoked_ends_the_session_with_a_sentence(demo, page):
+    tokens: list[str] = []
+    page.context.on("page", lambda p: p.on("framenavigated", lambda f: tokens.extend(
+        re.findall(r"access_token=([0-9a-f]+)", f.url))))
+    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
+    expect(frame.locator("#reason")).to_have_text("You own this Thing.")
+    [token] = set(tokens)
+    httpx.post(f"{demo.sandbox_url}/sandbox/tokens/revoke",
+               json={"access_token": token}).raise_for_status()
+    page.goto(f"{demo.sandbox_url}/thing:2002")  # a Thing the app has not read for this user
+    expect(frame.locator("#status")).to_have_text(
+        "Thingiverse no longer accepts your sign-in. Please connect again.")
+    expect(frame.get_by_role("button", name="Connect Thingiverse")).to_be_visible()
+    page.reload()  # the session is gone on the server too
+    expect(frame.locator("#status")).to_have_text("Your session has ended. Please connect again.")
