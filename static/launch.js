@@ -24,7 +24,7 @@ const POLL_LIMIT_MS = 10 * 60 * 1000;
 const STILL_MAKING = 'A file is still being made for this Thing; connect to see it.';
 
 let popup = null;
-let login = null; // {login_id, claim}, or {cookie: true} for an in-frame sign-in coming back
+let login = null; // {login_id, claim}
 let pollTimer = null;
 let claiming = false;
 let retryLoadsThing = false; // the Connect button's "Try again" after the Thing failed to load
@@ -155,10 +155,8 @@ function schedulePoll(startedAt, closedAt = null) {
 async function claim() {
   if (!login || claiming) return 'pending';
   claiming = true;
-  const r = login.cookie
-    ? await call('POST', '/api/session', {thing_id: thingId})
-    : await call('POST', `/api/logins/${encodeURIComponent(login.login_id)}/claim`,
-                 {claim: login.claim});
+  const r = await call('POST', `/api/logins/${encodeURIComponent(login.login_id)}/claim`,
+                       {claim: login.claim});
   claiming = false;
   if (r.status === 202) return 'pending';
   stopPolling();
@@ -313,15 +311,11 @@ async function resume() {
     show('waiting');
     let r = await trade();
     if (r.status === 401 && !r.body.error && await grantedBefore()) r = await trade();
-    if (r.status === 200) { // the session from before a reload, or an in-frame sign-in's
+    // 200: the session from before a reload, or an in-frame sign-in's (its claim in the cookie).
+    // 202: an in-frame sign-in left unfinished (the user came back without answering).
+    if (r.status === 200) {
       await loadContext({justSignedIn: r.body.signed_in_now});
       if (r.body.signed_in_now) offerToStaySignedIn();
-      return;
-    }
-    if (r.status === 202) { // back from an in-frame sign-in; its claim is in the cookie
-      login = {cookie: true};
-      say('Finishing sign-in…');
-      schedulePoll(Date.now());
       return;
     }
     if (r.body.making_file) {

@@ -191,3 +191,19 @@ def test_an_in_frame_sign_in_keeps_its_claim_in_a_cookie_until_the_frame_is_back
     # A popup-mode login (whose claim never leaves the frame's memory) sets no such cookie.
     r = post(world, "/api/logins", {}, FRAME, json={"thing_id": OWNED_CC, "mode": "popup"})
     assert set_cookies(r) == {}
+
+
+def test_an_unfinished_in_frame_sign_in_does_not_hide_the_session(world):
+    _, session = frame_sign_in(world)
+    r = post(world, "/api/logins", {}, FRAME, json={"thing_id": OWNED_CC, "mode": "frame"})
+    pending = value(set_cookies(r)[SIGNING_IN])  # the user went to Thingiverse, and came back
+    both = {SIGNING_IN: pending, SESSION: session}
+    r = post(world, "/api/session", both, FRAME, json={})
+    assert r.status_code == 200 and r.json()["signed_in_now"] is False
+    denied = post(world, "/api/logins", {}, FRAME, json={"thing_id": OWNED_CC, "mode": "frame"})
+    login, pending = denied.json(), value(set_cookies(denied)[SIGNING_IN])
+    world.callback(world.authorize(login, OWNER, "deny"))
+    r = post(world, "/api/session", {SIGNING_IN: pending, SESSION: session}, FRAME, json={})
+    assert r.status_code == 403 and r.json()["error"] == "You declined access."
+    assert set(set_cookies(r)) == {SIGNING_IN}  # the session's cookie stays
+    assert trade(world, session).status_code == 200

@@ -90,9 +90,10 @@ def _signed_in(request: Request, claimed: Claimed, *, now: bool) -> Response:
 
 async def resume(request: Request) -> Response:
     """`POST /api/session {thing_id?}` from the app's page in a frame: its cookie traded for a
-    session token. The cookie names an in-frame sign-in coming back (202 while Thingiverse has
-    not answered), or the session this frame had before a reload. 401 when there is none, with
-    a sentence if one ended, and whether this browser has a file being made for the Thing."""
+    session token. The cookie names an in-frame sign-in coming back, or the session this frame
+    had before a reload. 202 while the in-frame sign-in waits for Thingiverse (and no session is
+    there); 401 when there is none, with a sentence if one ended, and whether this browser has a
+    file being made for the Thing."""
     context = context_of(request)
     if not cookies.from_own_page(request, origin_of(context.settings.public_url)):
         return JSONResponse({"error": "Only the app's own page can resume its session."},
@@ -101,27 +102,38 @@ async def resume(request: Request) -> Response:
     signin = context.signin
     signing_in = request.cookies.get(cookies.SIGNING_IN)
     remembered = request.cookies.get(cookies.SESSION)
-    try:
-        if signing_in:
+    waiting = False
+    if signing_in:
+        try:
             claimed = await signin.claim_pending(signing_in)
-            if claimed is None:
-                return JSONResponse({"status": "pending"}, status_code=202)
+        except SignInError as exc:  # declined, refused, used: the frame says why
+            return _not_signed_in(exc, clear=cookies.SIGNING_IN, making_file=False)
+        if claimed is not None:
             return _signed_in(request, claimed, now=True)
-        if remembered:
+        waiting = True
+    ended = None
+    if remembered:
+        try:
             return _signed_in(request, await signin.resume(remembered), now=False)
-        ended = None
-    except SignInError as exc:
-        ended = exc
+        except SignInError as exc:
+            ended = exc
+    if waiting:
+        return JSONResponse({"status": "pending"}, status_code=202)
     thing_id = body.get("thing_id")
     marks = [m for m in context.job_marks.read(request) if m.thing_id == thing_id]
     making = any([await context.jobs.is_running(m.user_id, m.job_id) for m in marks])
+    return _not_signed_in(ended, clear=cookies.SESSION if ended else None, making_file=making)
+
+
+def _not_signed_in(ended: SignInError | None, *, clear: str | None,
+                   making_file: bool) -> Response:
+    """No session: why (a sentence, if one ended), and the cookie that named it removed."""
     response = JSONResponse({"error": ended.message if ended else "",
                              "reason": ended.reason if ended else "signed_out",
-                             "making_file": making},
+                             "making_file": making_file},
                             status_code=SIGN_IN_STATUS[ended.reason] if ended else 401)
-    for name in (cookies.SIGNING_IN, cookies.SESSION) if ended else ():
-        if name in request.cookies:
-            cookies.clear_cookie(response, name)
+    if clear:
+        cookies.clear_cookie(response, clear)
     return response
 
 
