@@ -24,11 +24,17 @@ COOKIE = re.compile(r"^__Host-thingapp-session=[\w.-]+; Max-Age=\d+; Path=/; Sec
 
 
 def authorize_requests(page: Page) -> list[str]:
-    """Every request for Thingiverse's authorize page from here on."""
+    """Every request for Thingiverse's authorize page from here on, as the browser sends them."""
     seen: list[str] = []
     page.context.on("request", lambda r: seen.append(r.url) if "/login/oauth/authorize" in r.url
                     else None)
     return seen
+
+
+def authorize_pages_served(demo: Demo) -> int:
+    """How many authorize pages the sandbox has served, all told."""
+    log = httpx.get(f"{demo.sandbox_url}/sandbox/requests").json()
+    return sum(1 for entry in log if entry["path"] == "/login/oauth/authorize")
 
 
 def signed_in_after_reload(page: Page, reload_frame: bool = False) -> float:
@@ -47,7 +53,8 @@ def test_a_reload_of_the_page_or_the_frame_keeps_the_session(demo, page):
     frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
     expect(frame.locator("#reason")).to_have_text("You own this Thing.")
     assert page.frames[1].evaluate(STORAGE_BLOCKED)  # only the cookie can carry it over
-    authorizing = authorize_requests(page)
+    authorizing, served = authorize_requests(page), authorize_pages_served(demo)
+    assert served > 0  # the sign-in itself went through it
     popups: list[Page] = []
     page.context.on("page", lambda new_page: popups.append(new_page))
     for reload_frame in (False, True):
@@ -55,7 +62,9 @@ def test_a_reload_of_the_page_or_the_frame_keeps_the_session(demo, page):
         expect(frame.locator("#user-name")).to_have_text("mara_makes")
         expect(frame.locator("#reason")).to_have_text("You own this Thing.")
         assert seconds < 3, f"signed in {seconds:.2f} s after the reload"
-    assert authorizing == [] and popups == []
+        what = "frame" if reload_frame else "page"
+        print(f"signed in {seconds:.2f} s after reloading the {what}")
+    assert authorizing == [] and popups == [] and authorize_pages_served(demo) == served
     # A resumed session is not a new sign-in: focus stays with the Thing page.
     assert page.frames[1].evaluate("document.activeElement === document.body")
 
