@@ -264,7 +264,12 @@ document.getElementById('connect').addEventListener('click', () => {
     return;
   }
   // Open the popup inside the click handler itself: after any await, browsers block it.
-  popup = window.open('', 'thingapp-signin', 'popup,width=520,height=680');
+  // A frame that may not open popups gets null here, or in Firefox an InvalidAccessError.
+  try {
+    popup = window.open('', 'thingapp-signin', 'popup,width=520,height=680');
+  } catch {
+    popup = null;
+  }
   startLogin(popup ? 'popup' : 'frame');
 });
 

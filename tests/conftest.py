@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live import Demo, LeakWatch, launch_chromium, start_demo, start_redis
+from live import Demo, LeakWatch, launch_chromium, start_demo, start_redis, start_x_display
 from playwright.sync_api import Browser, Page, sync_playwright
 from sandbox_helpers import make_client
 from starlette.testclient import TestClient
@@ -26,6 +27,30 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     running = start_demo(tmp_path_factory.mktemp("demo"))
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def https_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """`thingapp demo --https`: the app over https with a certificate made for this run."""
+    running = start_demo(tmp_path_factory.mktemp("https-demo"), "--https")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def x_display() -> Iterator[str]:
+    """An X display for WebKit's MiniBrowser: the one given, or an Xvfb of our own."""
+    if os.environ.get("DISPLAY"):
+        yield os.environ["DISPLAY"]
+        return
+    process, display = start_x_display()
+    os.environ["DISPLAY"] = display
+    try:
+        yield display
+    finally:
+        del os.environ["DISPLAY"]
+        process.terminate()
+        process.wait()
 
 
 @pytest.fixture(scope="module")  # sync Playwright runs an event loop: end it with the module

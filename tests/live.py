@@ -137,7 +137,8 @@ def start_demo(workdir: Path, *args: str, env: dict[str, str] | None = None) -> 
             [str(thingapp), "demo", "--app-port", str(app_port), "--sandbox-port",
              str(sandbox_port), "--store", f"sqlite:///{workdir / 'demo.sqlite3'}", *args],
             stdout=log, stderr=subprocess.STDOUT, cwd=workdir, env={**os.environ, **(env or {})})
-    demo = Demo(process, f"http://127.0.0.1:{app_port}", log_path,
+    scheme = "https" if "--https" in args else "http"
+    demo = Demo(process, f"{scheme}://127.0.0.1:{app_port}", log_path,
                 sandbox_url=f"http://localhost:{sandbox_port}")
     deadline = time.monotonic() + 30
     while "thingapp demo is running." not in demo.log():
@@ -146,6 +147,19 @@ def start_demo(workdir: Path, *args: str, env: dict[str, str] | None = None) -> 
             raise RuntimeError(f"thingapp demo did not start:\n{demo.log()}")
         time.sleep(0.1)
     return demo
+
+
+def start_x_display() -> tuple[subprocess.Popen[bytes], str]:
+    """An Xvfb server on a free display number, for browsers with no headless mode."""
+    read, write = os.pipe()
+    process = spawn(["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x1024x24",
+                     "-nolisten", "tcp"], pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as numbers:
+        number = numbers.readline().strip()
+    if not number:
+        raise RuntimeError("Xvfb did not start")
+    return process, f":{number}"
 
 
 def start_redis(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:

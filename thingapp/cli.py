@@ -58,15 +58,27 @@ def _check_port(host: str, port: int, flag: str) -> None:
                             f"stop what is using it, or choose another port with {flag}.") from exc
 
 
-def _serve(app: Starlette, host: str, port: int,
-           trusted_proxies: Sequence[str] = ()) -> uvicorn.Server:
+def _serve(app: Starlette, host: str, port: int, trusted_proxies: Sequence[str] = (),
+           certificate: Path | None = None) -> uvicorn.Server:
     # Our own AccessLog middleware logs paths without query strings; uvicorn's would log them.
     # X-Forwarded-For names the client only when it comes from a proxy the operator trusts:
     # anyone else could write any address there (and so escape the per-address limits).
+    tls = {"ssl_certfile": str(certificate), "ssl_keyfile": str(certificate)} if certificate else {}
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None,
                             proxy_headers=bool(trusted_proxies),
-                            forwarded_allow_ips=list(trusted_proxies))
+                            forwarded_allow_ips=list(trusted_proxies), **tls)
     return uvicorn.Server(config)
+
+
+def _self_signed_certificate(folder: Path) -> Path:
+    """A key and certificate for 127.0.0.1 and localhost, from a throwaway authority made now:
+    browsers warn about it (accept it once, or tell a test browser to)."""
+    import trustme
+
+    path = folder / "demo-https.pem"
+    trustme.CA().issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem \
+        .write_to_path(str(path))
+    return path
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -222,17 +234,20 @@ def _session_limits(env: Mapping[str, str]) -> dict[str, int]:
 async def _run_demo(args: argparse.Namespace) -> None:
     _check_port("127.0.0.1", args.app_port, "--app-port")
     _check_port("127.0.0.1", args.sandbox_port, "--sandbox-port")
-    app_url = f"http://127.0.0.1:{args.app_port}"
+    scheme = "https" if args.https else "http"
+    app_url = f"{scheme}://127.0.0.1:{args.app_port}"
     sandbox_url = f"http://localhost:{args.sandbox_port}"
-    store = args.store or "sqlite:///" + str(Path(tempfile.mkdtemp(prefix="thingapp-demo-"))
-                                             / "demo.sqlite3")
+    folder = Path(tempfile.mkdtemp(prefix="thingapp-demo-"))
+    store = args.store or "sqlite:///" + str(folder / "demo.sqlite3")
+    certificate = _self_signed_certificate(folder) if args.https else None
     settings = Settings.for_demo(public_url=app_url, thingiverse_url=sandbox_url,
                                  client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
                                  store_url=store, session_limits=_session_limits(os.environ))
     sandbox = _sandbox_app(sandbox_url, app_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
     servers = [
         _serve(sandbox, "127.0.0.1", args.sandbox_port),
-        _serve(create_app(settings, tools=args.tools), "127.0.0.1", args.app_port),
+        _serve(create_app(settings, tools=args.tools), "127.0.0.1", args.app_port,
+               certificate=certificate),
     ]
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     while not all(server.started for server in servers):
@@ -318,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--app-port", type=int, default=8000)
     demo.add_argument("--sandbox-port", type=int, default=8800)
     demo.add_argument("--store", default="", help="store URL (default: a fresh temporary file)")
+    demo.add_argument("--https", action="store_true",
+                      help="serve the app over https with a self-signed certificate made now "
+                           "(for browsers that keep no Secure cookie on http://127.0.0.1)")
     demo.add_argument("--tool", action="append", default=[], metavar="MODULE:CLASS",
                       help="a tool to offer, e.g. examples.mirror_tool:MirrorTool (repeatable; "
                            "default: the built-in thingapp.tools.scale:ScaleTool)")
