@@ -63,10 +63,11 @@ def _serve(app: Starlette, host: str, port: int, trusted_proxies: Sequence[str] 
     # Our own AccessLog middleware logs paths without query strings; uvicorn's would log them.
     # X-Forwarded-For names the client only when it comes from a proxy the operator trusts:
     # anyone else could write any address there (and so escape the per-address limits).
-    tls = {"ssl_certfile": str(certificate), "ssl_keyfile": str(certificate)} if certificate else {}
+    pem = str(certificate) if certificate else None
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_config=None,
                             proxy_headers=bool(trusted_proxies),
-                            forwarded_allow_ips=list(trusted_proxies), **tls)
+                            forwarded_allow_ips=list(trusted_proxies), ssl_certfile=pem,
+                            ssl_keyfile=pem)
     return uvicorn.Server(config)
 
 
