@@ -25,14 +25,20 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/thingapp demo $(ARGS)
 
-# A Chromium for the browser tests: THINGAPP_CHROMIUM, Debian's package, or Playwright's build.
+# The browsers for the browser tests: Chromium (THINGAPP_CHROMIUM, Debian's package, or
+# Playwright's build), and Debian's Firefox ESR, WebKitGTK's WebDriver with its MiniBrowser, and
+# Xvfb for the per-engine tests (Playwright's own Firefox and WebKit can't be downloaded here).
+BROWSER_PACKAGES := chromium:chromium firefox-esr:firefox-esr WebKitWebDriver:webkit2gtk-driver Xvfb:xvfb
 browser: install
-	@if [ -n "$$THINGAPP_CHROMIUM" ] || command -v chromium >/dev/null 2>&1; then :; \
+	@missing=""; for pair in $(BROWSER_PACKAGES); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -n "$$THINGAPP_CHROMIUM" ]; then missing=$$(echo $$missing | sed 's/\bchromium\b//'); fi; \
+	if [ -z "$$(echo $$missing)" ]; then :; \
 	elif command -v apt-get >/dev/null 2>&1; then \
-	  echo "Installing Debian's chromium for the browser tests"; \
+	  echo "Installing Debian's$$missing for the browser tests"; \
 	  $(SUDO) apt-get update -qq && \
-	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else $(BIN)/playwright install chromium; fi
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "Install$$missing for the browser tests (or Playwright's: $(BIN)/playwright install chromium)"; exit 1; fi
 
 # redis-server for the Redis store's tests (started on a free port by the tests themselves).
 redis: install
