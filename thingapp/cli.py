@@ -175,7 +175,8 @@ def _webhook_line(event: str, body: str, received_at: float) -> str:
 
 def _sandbox_app(public_url: str, app_url: str, client_id: str, client_secret: str, *,
                  rate_limit: int | None = None, rate_window_s: float | None = None,
-                 seed_dir: str | None = None, fault_specs: Sequence[str] = ()) -> Starlette:
+                 seed_dir: str | None = None, fault_specs: Sequence[str] = (),
+                 upload_flow: str = "both") -> Starlette:
     """The sandbox app; raises ValueError with one sentence for a setting it can't use."""
     from dataclasses import replace
 
@@ -188,6 +189,7 @@ def _sandbox_app(public_url: str, app_url: str, client_id: str, client_secret: s
         seed_dir=seed_dir,
         rate_limit=config.rate_limit if rate_limit is None else rate_limit,
         rate_window_s=config.rate_window_s if rate_window_s is None else rate_window_s,
+        upload_flow=upload_flow,
     )
     faults = [parse_fault_spec(spec) for spec in fault_specs]
     return create_sandbox_app(config, faults)
@@ -199,7 +201,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         app = _sandbox_app(public_url, args.app_url.rstrip("/"), args.client_id,
                            args.client_secret, rate_limit=args.rate_limit,
                            rate_window_s=args.rate_window, seed_dir=args.seed,
-                           fault_specs=args.fault)
+                           fault_specs=args.fault, upload_flow=args.upload_flow)
     except ValueError as exc:  # a bad seed directory, fault or setting: one sentence says why
         print(f"thingapp sandbox can't start: {exc}", file=sys.stderr)
         return 2
@@ -244,7 +246,8 @@ async def _run_demo(args: argparse.Namespace) -> None:
     settings = Settings.for_demo(public_url=app_url, thingiverse_url=sandbox_url,
                                  client_id=DEMO_CLIENT_ID, client_secret=DEMO_CLIENT_SECRET,
                                  store_url=store, session_limits=_session_limits(os.environ))
-    sandbox = _sandbox_app(sandbox_url, app_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
+    sandbox = _sandbox_app(sandbox_url, app_url, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET,
+                           upload_flow=args.upload_flow)
     servers = [
         _serve(sandbox, "127.0.0.1", args.sandbox_port),
         _serve(create_app(settings, tools=args.tools), "127.0.0.1", args.app_port,
@@ -317,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="API requests per token per window (default 300)")
     sandbox.add_argument("--rate-window", type=float, default=None, metavar="SECONDS",
                          help="length of a rate-limit window in seconds (default 300)")
+    sandbox.add_argument("--upload-flow", choices=["both", "new", "legacy"], default="both",
+                         help="which upload endpoints the sandbox offers: Thingiverse's current "
+                              "pair (uploadFile + FinalizeFiles), the older three-step flow, or "
+                              "both (default)")
     sandbox.add_argument("--seed", default=None, metavar="DIR",
                          help="seed the world from DIR (users/*.json, things/<id>.json, "
                               "things/<id>/files/); see thingapp/sandbox/world/example_seed")
@@ -334,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--app-port", type=int, default=8000)
     demo.add_argument("--sandbox-port", type=int, default=8800)
     demo.add_argument("--store", default="", help="store URL (default: a fresh temporary file)")
+    demo.add_argument("--upload-flow", choices=["both", "new", "legacy"], default="both",
+                      help="which upload endpoints the sandbox offers: Thingiverse's current "
+                           "pair (uploadFile + FinalizeFiles), the older three-step flow, or "
+                           "both (default)")
     demo.add_argument("--https", action="store_true",
                       help="serve the app over https with a self-signed certificate made now "
                            "(for browsers that keep no Secure cookie on http://127.0.0.1)")

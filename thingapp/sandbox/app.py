@@ -127,6 +127,10 @@ def _api_routes() -> list[Route]:
         _route("/things/{id}/files", endpoint(uploads.start_upload), "POST"),
         _route("/things/{id}/ancestors", endpoint(listing.get_ancestors), "GET"),
         _route("/things/{id}/publish", endpoint(editing.publish_thing), "POST"),
+        # The current upload pair; uploadFile carries the file itself, so no small-body limit.
+        Route("/files/{id:int}/uploadFile", endpoint(uploads.upload_file), methods=["POST"]),
+        _route("/files/{id:int}/FinalizeFiles", endpoint(uploads.finalize_files), "POST"),
+        _route("/things/{id}/images", endpoint(listing.get_thing_images), "GET"),
         _route("/files/{id}", endpoint(api.get_file)),
         _route("/files/{id}/download", endpoint(api.download_file)),
         _route("/files/{id}/finalize", endpoint(uploads.finalize_upload), "POST"),
@@ -168,6 +172,7 @@ def create_sandbox_app(config: SandboxConfig, faults: Sequence[Fault] = ()) -> S
         _route("/login/oauth/access_token", oauth.access_token, "POST"),
         _route("/download:{file_id:int}", storage.public_download),
         *api_routes,
+        _route("/storage/images/{image_id:int}/{name}", storage.serve_image),
         _route("/storage/{file_id}/{name}", storage.serve_file),
         Route("/storage-upload", storage.receive_upload, methods=["POST"]),
         _route("/sandbox/tokens", scripting.mint_token, "POST"),

@@ -23,6 +23,9 @@ class SandboxClient:
     redirect_uri: str
 
 
+UPLOAD_FLOWS = ("both", "new", "legacy")
+
+
 @dataclass(frozen=True)
 class SandboxConfig:
     """Settings of one sandbox instance.
@@ -46,6 +49,7 @@ class SandboxConfig:
     seed_dir: str | None = None
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     storage_success_status: int = 303
+    upload_flow: str = "both"  # which upload endpoints exist: "new", "legacy" or "both"
 
     def __post_init__(self) -> None:
         for label, url in (("public_url", self.public_url), ("app_url", self.app_url)):
@@ -60,6 +64,9 @@ class SandboxConfig:
         ids = [client.client_id for client in self.clients]
         if len(set(ids)) != len(ids):
             raise ValueError(f"Client ids must be unique; got {ids}.")
+        if self.upload_flow not in UPLOAD_FLOWS:
+            raise ValueError(f"upload_flow must be one of {', '.join(UPLOAD_FLOWS)}; "
+                             f"got {self.upload_flow!r}.")
         if self.rate_limit < 1:
             raise ValueError(f"rate_limit must be positive; got {self.rate_limit}.")
         if not self.rate_window_s > 0:

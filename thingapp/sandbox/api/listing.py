@@ -6,7 +6,7 @@ Each is an `api.api_endpoint` handler: Bearer token, rate counting and JSON erro
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from thingapp.sandbox.api.endpoints import ancestor_summaries, not_found, thing_id_param
 from thingapp.sandbox.api.paging import paged_response
@@ -19,6 +19,12 @@ async def get_thing_files(request: Request, context: SandboxContext, grant: Gran
     """GET /things/{id}/files: the Thing's file objects (finalized uploads only), in id order."""
     files = context.world.files_of(thing_id_param(request, context))
     return paged_response(request, [stored.data for stored in files])
+
+
+async def get_thing_images(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """GET /things/{id}/images: summaries of the Thing's images, in id order."""
+    images = context.world.images_of(thing_id_param(request, context))
+    return JSONResponse([stored.data for stored in images])
 
 
 async def get_ancestors(request: Request, context: SandboxContext, grant: Grant) -> Response:

@@ -1,4 +1,6 @@
-"""The api side of uploading a file to a Thing: announce it, then finalize it once storage has it.
+"""The api side of uploading a file to a Thing, both ways Thingiverse has.
+
+The three-step flow (what the upload guide describes; its finalize is marked deprecated):
 
 1. `POST /things/{id}/files` `{"filename": "x.stl"}` (owner only) answers the storage form to
    post: `{"action": "{public_url}/storage-upload", "fields": {...}}`, fields in the order
@@ -7,6 +9,17 @@
 2. The client posts that form to storage (`storage.receive_upload`).
 3. `POST /files/{file_id}/finalize` (owner only) turns the received bytes into a file of the Thing
    and answers its file object; only now is it listed, counted and served.
+
+The current pair (the published OpenAPI description's `UploadFile` and `FinalizeFiles`):
+1. `POST /files/0/uploadFile`, multipart with one part `file`, to the API itself: `{"id": N}`,
+   a pending upload of the token's user.
+2. `POST /files/0/FinalizeFiles` `{"pending_uploads": [{"id", "rank"}], "target_id",
+   "target_type": "thing"}` (owner of the target only): each pending upload becomes a file of the
+   Thing, or one of its images when it is a picture (PNG, JPEG, GIF). `{"ok": "ok"}`.
+
+`SandboxConfig.upload_flow` offers both (`both`), or only one (`new`, `legacy`): the routes of the
+other answer 404, as an API that dropped them would. Every finalized file carries its MD5 in
+`hash`: hex for the seeded (older) files, base64 for uploads (newer ones), as Thingiverse does.
 """
 
 from __future__ import annotations
@@ -17,6 +30,8 @@ import hmac
 import json
 import secrets
 import unicodedata
+from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,16 +46,21 @@ from thingapp.sandbox.api.endpoints import (
 )
 from thingapp.sandbox.context import SandboxContext
 from thingapp.sandbox.storage.files import UPLOAD_FIELD_NAMES
-from thingapp.sandbox.world.objects import file_date, file_object, now_iso
-from thingapp.sandbox.world.state import Grant, PendingUpload, StoredFile
+from thingapp.sandbox.storage.upload_form import FormRefused, read_upload_form
+from thingapp.sandbox.world.objects import file_date, file_object, image_summary, now_iso
+from thingapp.sandbox.world.state import Grant, PendingFile, PendingUpload, StoredFile
 
 ACCESS_KEY_ID = "AKIASANDBOXUPLOADS00"
 BUCKET = "thingiverse-sandbox-uploads"
 MAX_FILENAME_LENGTH = 255
 
 
+IMAGE_EXTENSIONS = frozenset({"png", "jpg", "jpeg", "gif"})
+
+
 async def start_upload(request: Request, context: SandboxContext, grant: Grant) -> Response:
     """POST /things/{id}/files: the storage form for uploading one file to the user's Thing."""
+    check_flow(context, "legacy")
     world = context.world
     thing_id = thing_id_param(request, context)
     check_owner(world, thing_id, grant)
@@ -97,6 +117,7 @@ def _check_filename(filename: object) -> str:
 
 async def finalize_upload(request: Request, context: SandboxContext, grant: Grant) -> Response:
     """POST /files/{file_id}/finalize: the uploaded file becomes the Thing's; its file object."""
+    check_flow(context, "legacy")
     world = context.world
     file_id = id_param(request)
     pending = world.pending_uploads.get(file_id)
@@ -110,14 +131,89 @@ async def finalize_upload(request: Request, context: SandboxContext, grant: Gran
     if pending.received is None:
         raise ApiError(400, "Storage has not received this file's bytes yet: post the form first.")
     del world.pending_uploads[file_id]
-    data = file_object(
-        file_id=file_id,
-        name=pending.filename,
-        size=pending.size,
-        date=file_date(now_iso()),
-        public_url=context.config.public_url,
-        downloads=0,
-    )
-    world.files[file_id] = StoredFile(pending.thing_id, data, pending.received)
-    world.things[pending.thing_id]["file_count"] += 1
-    return JSONResponse(data)
+    return JSONResponse(_add_file(context, file_id, pending.thing_id, pending.filename,
+                                  pending.received, pending.size))
+
+
+def _add_file(context: SandboxContext, file_id: int, thing_id: int, name: str, path: Path,
+              size: int) -> dict[str, Any]:
+    """Make received bytes a file of the Thing; its file object."""
+    data = file_object(file_id=file_id, name=name, size=size, date=file_date(now_iso()),
+                       public_url=context.config.public_url, downloads=0, md5=_md5_base64(path))
+    context.world.files[file_id] = StoredFile(thing_id, data, path)
+    context.world.things[thing_id]["file_count"] += 1
+    return data
+
+
+def _md5_base64(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as data:
+        for chunk in iter(lambda: data.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode()
+
+
+def check_flow(context: SandboxContext, flow: str) -> None:
+    """404 for the routes of an upload flow this sandbox was started without."""
+    if context.config.upload_flow not in ("both", flow):
+        raise not_found()
+
+
+async def upload_file(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """POST /files/0/uploadFile: the `file` part, streamed to the blob store, pending until
+    `FinalizeFiles`; `{"id": pending id}`."""
+    check_flow(context, "new")
+    if request.path_params["id"] != 0:
+        raise not_found()
+    world = context.world
+    pending_id = world.new_file_id()
+    names: list[str] = []
+
+    def accept(fields: list[tuple[str, str]], filename: str) -> Path:
+        names.append(_check_filename(filename))
+        return world.blobs.path_for(str(pending_id))
+
+    try:
+        size = await read_upload_form(request, (), accept, context.config.max_upload_bytes)
+    except FormRefused as refused:
+        raise ApiError(413 if refused.code == "EntityTooLarge" else 400,
+                       refused.message) from None
+    world.pending_files[pending_id] = PendingFile(pending_id, grant.user_id, names[0],
+                                                  world.blobs.path_for(str(pending_id)), size)
+    return JSONResponse({"id": pending_id})
+
+
+async def finalize_files(request: Request, context: SandboxContext, grant: Grant) -> Response:
+    """POST /files/0/FinalizeFiles: the user's pending uploads become the target Thing's files
+    (pictures: its images), in rank order."""
+    check_flow(context, "new")
+    if request.path_params["id"] != 0:
+        raise not_found()
+    world = context.world
+    body = await json_body(request)
+    uploads, target = body.get("pending_uploads"), body.get("target_id")
+    if body.get("target_type") != "thing":
+        raise ApiError(400, "target_type must be thing.")
+    if not isinstance(target, int) or isinstance(target, bool) or target not in world.things:
+        raise ApiError(404, "Not Found")
+    check_owner(world, target, grant)
+    if not isinstance(uploads, list) or not uploads:
+        raise ApiError(400, "pending_uploads must list the uploads to finalize.")
+    chosen: list[tuple[int, PendingFile]] = []
+    for item in uploads:
+        pending_id = item.get("id") if isinstance(item, dict) else None
+        rank = item.get("rank", 0) if isinstance(item, dict) else None
+        pending = world.pending_files.get(pending_id) if isinstance(pending_id, int) else None
+        if pending is None or pending.user_id != grant.user_id or not isinstance(rank, int):
+            raise ApiError(400, f"{pending_id!r} is not a pending upload of yours.")
+        chosen.append((rank, pending))
+    for _, pending in sorted(chosen, key=lambda pair: pair[0]):
+        del world.pending_files[pending.pending_id]
+        if pending.filename.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS:
+            data = image_summary(image_id=pending.pending_id, name=pending.filename,
+                                 date=now_iso(), public_url=context.config.public_url)
+            world.images[pending.pending_id] = StoredFile(target, data, pending.path)
+        else:
+            _add_file(context, pending.pending_id, target, pending.filename, pending.path,
+                      pending.size)
+    return JSONResponse({"ok": "ok"})

@@ -51,6 +51,16 @@ async def serve_file(request: Request) -> Response:
     return Response(stored.content, media_type="application/octet-stream")
 
 
+async def serve_image(request: Request) -> Response:
+    """GET /storage/images/{image_id}/{name}: a Thing image's bytes."""
+    stored = context_of(request).world.images.get(request.path_params["image_id"])
+    if stored is None or stored.data["name"] != request.path_params["name"]:
+        return s3_error(404, "NoSuchKey", "The specified key does not exist.")
+    assert isinstance(stored.content, Path)
+    kind = stored.data["name"].rsplit(".", 1)[-1].lower().replace("jpg", "jpeg")
+    return FileResponse(stored.content, media_type=f"image/{kind}")
+
+
 async def public_download(request: Request) -> Response:
     """GET /download:{id}: the site's public download link (a file's `public_url`) -> storage."""
     context = context_of(request)
@@ -80,7 +90,7 @@ async def receive_upload(request: Request) -> Response:
 
     issued_to: list[int] = []
 
-    def accept_fields(fields: list[tuple[str, str]]) -> Path:
+    def accept_fields(fields: list[tuple[str, str]], filename: str) -> Path:
         pending = world.pending_upload_with_key(dict(fields)["key"])
         if pending is None:
             raise invalid("The key is not one issued for a pending upload.")

@@ -91,17 +91,23 @@ def _part_name(headers: dict[bytes, bytes]) -> str:
     return name.decode("utf-8", "replace")
 
 
+def _part_filename(headers: dict[bytes, bytes]) -> str:
+    _, options = parse_options_header(headers.get(b"content-disposition", b""))
+    return options.get(b"filename", b"").decode("utf-8", "replace")
+
+
 async def read_upload_form(
     request: Request,
     field_names: Sequence[str],
-    accept_fields: Callable[[list[tuple[str, str]]], Path],
+    accept_fields: Callable[[list[tuple[str, str]], str], Path],
     max_file_bytes: int,
 ) -> int:
     """Read the form; store its file where `accept_fields` says; return the file's size.
 
-    `accept_fields` gets the fields as sent, in order, and raises `FormRefused` for values that
-    are not the issued ones. The file is written to a `.part` file beside the target and renamed
-    onto it only once the whole form has arrived and checked out.
+    `accept_fields` gets the fields as sent, in order, and the file part's filename (empty when
+    it names none), and raises `FormRefused` for values that are not the issued ones. The file is
+    written to a `.part` file beside the target and renamed onto it only once the whole form has
+    arrived and checked out.
     """
     kind, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
@@ -143,7 +149,7 @@ async def read_upload_form(
                     _check_part_order(field_names, parts_seen, name, file_done)
                     parts_seen += 1
                     if name == FILE_PART:
-                        target = accept_fields(fields)
+                        target = accept_fields(fields, _part_filename(payload))
                         out = await anyio.open_file(_partial(target), "wb")
                     else:
                         value = bytearray()

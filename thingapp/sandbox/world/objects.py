@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
+from urllib.parse import quote
 
 from thingapp.sandbox.http import storage_url
 from thingapp.sandbox.world.licenses import License
@@ -267,9 +268,12 @@ def tag_object(tag: str, public_url: str) -> JsonObject:
 
 
 def file_object(
-    *, file_id: int, name: str, size: int, date: str, public_url: str, downloads: int
+    *, file_id: int, name: str, size: int, date: str, public_url: str, downloads: int,
+    md5: str | None = None,
 ) -> JsonObject:
-    """A file of a Thing (`file_schema.yaml`); `date` as files have it: "2021-04-09 12:57:28"."""
+    """A file of a Thing (`file_schema.yaml`); `date` as files have it: "2021-04-09 12:57:28";
+    `md5`, the file's MD5 as Thingiverse gives it in `hash` (hex on older files, base64 on newer
+    ones)."""
     extension = name.rsplit(".", 1)[-1].lower()
     printable = extension in PRINTABLE_EXTENSIONS
     return {
@@ -287,7 +291,15 @@ def file_object(
         "formatted_size": formatted_size(size),
         "meta_data": [],
         "download_count": downloads,
+        "hash": md5,
     }
+
+
+def image_summary(*, image_id: int, name: str, date: str, public_url: str) -> JsonObject:
+    """An image of a Thing (`image_summary_schema.yaml`), served by storage."""
+    url = f"{public_url}/storage/images/{image_id}/{quote(name)}"
+    return {"id": image_id, "url": url, "name": name,
+            "sizes": [{"type": "display", "size": "large", "url": url}], "added": date}
 
 
 def file_date(iso: str) -> str:

@@ -8,6 +8,7 @@ must cope with: `license` is a display string, `default_license` a code, and the
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -139,6 +140,7 @@ def build_world(public_url: str) -> World:
                 date=file_date(thing.added),
                 public_url=public_url,
                 downloads=17 * (number + 1),
+                md5=hashlib.md5(content).hexdigest(),  # older files: hex
             )
             files[file_seed.id] = StoredFile(thing.id, data, content)
         things[thing.id] = _thing_object(thing, user_summary(users[thing.creator_id]),

@@ -30,6 +30,7 @@ built-in seed (`seed`) is used.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -248,6 +249,7 @@ class _Loader:
                 date=file_date(thing["added"]),
                 public_url=self.public_url,
                 downloads=17 * (number + 1),
+                md5=hashlib.md5(content).hexdigest(),  # older files: hex
             )
             self.files[file_id] = StoredFile(thing_id, data, content)
         thing["file_count"] = len(paths)

@@ -70,6 +70,17 @@ class PendingUpload:
     size: int = 0
 
 
+@dataclass
+class PendingFile:
+    """A file sent with `POST /files/0/uploadFile`, until `FinalizeFiles` gives it a Thing."""
+
+    pending_id: int
+    user_id: int
+    filename: str
+    path: Path
+    size: int
+
+
 @dataclass(frozen=True)
 class LoggedRequest:
     """One request as the log keeps it: never a query string, never a token."""
@@ -91,6 +102,9 @@ class World:
     # Summaries of Things outside the world that a seeded Thing names as ancestors, served as given.
     outside_summaries: dict[int, JsonObject] = field(default_factory=dict)
     pending_uploads: dict[int, PendingUpload] = field(default_factory=dict)
+    pending_files: dict[int, PendingFile] = field(default_factory=dict)
+    # A Thing's images (image files finalized onto it), by image id: (thing id, summary, bytes).
+    images: dict[int, StoredFile] = field(default_factory=dict)
     blobs: BlobStore = field(default_factory=BlobStore)
     # Signs storage upload policies, as an AWS secret key would.
     upload_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -131,6 +145,10 @@ class World:
         """The Thing's files, in id order."""
         return [f for _, f in sorted(self.files.items()) if f.thing_id == thing_id]
 
+    def images_of(self, thing_id: int) -> list[StoredFile]:
+        """The Thing's images, in id order."""
+        return [f for _, f in sorted(self.images.items()) if f.thing_id == thing_id]
+
     def user_named(self, username: str) -> JsonObject | None:
         """The user with this username (any case), or None."""
         wanted = username.casefold()
@@ -145,7 +163,7 @@ class World:
 
     def new_file_id(self) -> int:
         """The id for a file being uploaded (it keeps it when finalized)."""
-        while self.next_file_id in self.files:
+        while self.next_file_id in self.files or self.next_file_id in self.images:
             self.next_file_id += 1
         self.next_file_id += 1
         return self.next_file_id - 1
@@ -164,10 +182,11 @@ class World:
         """Remove a Thing with its files, pending uploads and their bytes."""
         del self.things[thing_id]
         self.ancestor_ids.pop(thing_id, None)
-        for file_id in [i for i, f in self.files.items() if f.thing_id == thing_id]:
-            content = self.files.pop(file_id).content
-            if isinstance(content, Path):
-                content.unlink(missing_ok=True)
+        for kept in (self.files, self.images):
+            for file_id in [i for i, f in kept.items() if f.thing_id == thing_id]:
+                content = kept.pop(file_id).content
+                if isinstance(content, Path):
+                    content.unlink(missing_ok=True)
         for file_id in [i for i, p in self.pending_uploads.items() if p.thing_id == thing_id]:
             received = self.pending_uploads.pop(file_id).received
             if received is not None:
