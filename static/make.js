@@ -142,10 +142,8 @@ function render(view) {
   job.hidden = false;
   job.classList.toggle('failed', view.status === 'failed');
   let progressText = '';
-  if (view.status === 'running' && view.percent != null) {
-    // 100 % of the file is sent before storage has taken it all in: say what we wait for.
-    progressText = view.step === 'upload' && view.percent === 100
-      ? ' 100 % sent, waiting for storage to confirm…' : ` ${view.percent} %`;
+  if (view.status === 'running' && view.percent != null && view.step !== 'upload') {
+    progressText = ` ${view.percent} %`; // an upload says how much is sent in its own words
   }
   $('job-message').textContent = view.message + progressText;
   const bar = $('job-progress');

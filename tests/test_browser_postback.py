@@ -84,14 +84,14 @@ def test_no_derivatives_user_downloads_a_mesh_of_the_requested_size(demo, page):
 
 
 def test_progress_shows_during_a_slow_upload_and_survives_a_reload(demo, page: Page, faults):
-    httpx.post(f"{demo.sandbox_url}/sandbox/faults",
-               json={"route": "POST /storage-upload", "bytes_per_second": 200}).raise_for_status()
+    httpx.post(f"{demo.sandbox_url}/sandbox/faults", json={
+        "route": "POST /files/{id}/uploadFile", "bytes_per_second": 200}).raise_for_status()
     frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
     frame.get_by_label("Scale (%)").fill("90")
     frame.get_by_role("button", name="Make the file and post it to this Thing").click()
     message = frame.locator("#job-message")
-    expect(message).to_contain_text("Uploading calibration_cube_90pct.stl…", timeout=10_000)
-    expect(message).to_have_text(re.compile(r"Uploading .* \d+ %"))
+    expect(message).to_have_text(
+        re.compile(r"Uploading calibration_cube_90pct\.stl \(\d+ B of 684 B\)…"), timeout=10_000)
     expect(frame.locator("#job-progress")).to_be_visible()
     screenshot(page, "progress.png")
     page.reload()  # the frame keeps its session (its cookie) and finds the running job

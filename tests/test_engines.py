@@ -165,7 +165,9 @@ def test_download_when_the_licence_allows_no_remix(engine, site):
                " return make.call(URL, blob); }; })()")
     make(engine, mode="target", value="60", button="Make the file and download it")
     wait_text(engine, "#job-message", re.compile(r"desk_organizer_60mm\.stl is ready\."), 30)
-    assert engine.app("document.querySelector('a.download').download") == "desk_organizer_60mm.stl"
+    # The page says so, then fetches the file and hands it to the browser: wait for the link.
+    assert wait_for(lambda: engine.app("document.querySelector('a.download')?.download"),
+                    what="the download link") == "desk_organizer_60mm.stl"
     if isinstance(engine, Firefox):  # the file the browser saved
         data = wait_for(lambda: engine.downloaded("desk_organizer_60mm.stl"), what="the file")
     else:  # the file the page handed to the browser's download

@@ -155,7 +155,7 @@ def test_a_single_dropped_read_is_retried_without_the_user_noticing(pair):
 
 def test_storage_refusing_an_upload_leaves_no_remix_and_a_retry_posts_it(pair):
     token = pair.sign_in(1002, 2002)
-    pair.fault("POST /storage-upload", status=403)
+    pair.fault("POST /files/{id}/uploadFile", status=403)
     remix = {"name": "Clip remix", "license": "cc-sa", "category": "Other"}
     failed = pair.job(token, thing_id=2002, file_id=3002, action="remix", remix=remix,
                       options={"mode": "percent", "value": "110", "output": "stl"})
@@ -175,7 +175,7 @@ def test_storage_refusing_an_upload_leaves_no_remix_and_a_retry_posts_it(pair):
 
 def test_the_app_killed_mid_upload_reports_the_job_failed_and_names_the_remix(pair):
     token = pair.sign_in(1002, 2005)
-    pair.fault("POST /storage-upload", bytes_per_second=200)
+    pair.fault("POST /files/{id}/uploadFile", bytes_per_second=200)
     r = httpx.post(f"{pair.app.url}/api/jobs", headers={"Authorization": f"Bearer {token}"},
                    json={"thing_id": 2005, "file_id": 3007, "action": "remix", "tool": "scale",
                          "options": {"mode": "percent", "value": "120", "output": "stl"},

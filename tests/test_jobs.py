@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import io
+import re
 import struct
 import time
 import zipfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import trimesh
-from world import CC_ND, CC_SA, OTHER_CREATOR, OWNED_CC, OWNER, REMIXER, World
+from world import (
+    CC_ND,
+    CC_SA,
+    OTHER_CREATOR,
+    OWNED_CC,
+    OWNER,
+    REMIXER,
+    World,
+    sandbox_with_flow,
+)
 
 CUBE_STL, CLIP_STL, CLIP_OBJ, NOTES_PDF, ORGANIZER_STL = 3001, 3002, 3003, 3004, 3005
 
@@ -203,67 +215,140 @@ def set_fault(world: World, **fault: object) -> None:
 
 
 def storage_posts(world: World) -> int:
+    return posts_to(world, "/storage-upload")
+
+
+def posts_to(world: World, path: str) -> int:
     log = world.sandbox.get("/sandbox/requests").json()
-    return sum(1 for e in log if e["method"] == "POST" and e["path"] == "/storage-upload")
+    return sum(1 for e in log if e["method"] == "POST" and e["path"] == path)
 
 
-def test_a_failed_upload_after_remix_creation_leaves_no_new_thing(world):
-    set_fault(world, route="POST /storage-upload", status=500)
+# Each flow's way to the bytes: (the app's THINGAPP_UPLOAD_FLOW, the route that takes the file).
+FLOWS = {"new": "/files/0/uploadFile", "legacy": "/storage-upload"}
+FLOW_ROUTES = {"new": "POST /files/{id}/uploadFile", "legacy": "POST /storage-upload"}
+
+
+@pytest.fixture(params=sorted(FLOWS))
+def flow(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[World, str]]:
+    w = World(tmp_path, upload_flow=request.param)
+    with w.client, w.sandbox:
+        yield w, request.param
+
+
+def test_a_failed_upload_after_remix_creation_leaves_no_new_thing(flow):
+    world, name = flow
+    set_fault(world, route=FLOW_ROUTES[name], status=500)
     job = run_job(world, REMIXER, thing_id=CC_SA, file_id=CLIP_STL, action="remix",
                   options=percent(150),
                   remix={"name": "Doomed clip", "license": "cc-sa", "category": "Other"})
     assert job["status"] == "failed"
-    assert "The half-made remix was removed, so nothing was posted." in job["message"]
-    assert storage_posts(world) == 3  # tried, then tried again twice
+    assert job["message"] == {
+        "new": "Thingiverse is having trouble right now. Please try again in a few minutes.",
+        "legacy": "Thingiverse's file storage is busy, so the file was not posted. Please try "
+                  "again."}[name] + " The half-made remix was removed, so nothing was posted."
+    assert posts_to(world, FLOWS[name]) == 3  # tried, then tried again twice
     assert world.api("GET", "/things/9001", REMIXER).status_code == 404
+    assert job["result"] is None or "url" not in job["result"]  # no link to a deleted Thing
 
 
-def test_a_transient_storage_failure_is_retried_and_succeeds(world):
-    set_fault(world, route="POST /storage-upload", status=503, times=1)
+def test_a_transient_storage_failure_is_retried_and_succeeds(flow):
+    world, name = flow
+    set_fault(world, route=FLOW_ROUTES[name], status=503, times=1)
     job = run_job(world, OWNER, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
                   options=percent(50))
     assert job["status"] == "done", job
     assert "calibration_cube_50pct.stl" in files_of(world, OWNED_CC)
-    assert storage_posts(world) == 2
+    assert posts_to(world, FLOWS[name]) == 2
 
 
-def test_storage_refusing_outright_is_not_retried(world):
-    set_fault(world, route="POST /storage-upload", status=403)
+def test_storage_refusing_outright_is_not_retried(flow):
+    world, name = flow
+    set_fault(world, route=FLOW_ROUTES[name], status=403)
     job = run_job(world, OWNER, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
                   options=percent(50))
-    assert job["status"] == "failed" and "403" in job["message"]
-    assert storage_posts(world) == 1
+    assert job["status"] == "failed"
+    assert job["message"] == {
+        "legacy": "Thingiverse's file storage is busy, so the file was not posted. Please try "
+                  "again.",
+        "new": "Thingiverse did not accept the request. Please try again, or check the Thing "
+               "on Thingiverse."}[name]
+    assert "403" not in job["message"]
+    assert posts_to(world, FLOWS[name]) == 1
 
 
-def test_a_slow_upload_reports_its_progress(world):
+def test_a_slow_upload_reports_its_progress_in_bytes(flow):
+    world, name = flow
     token = world.sign_in(OWNER)
-    set_fault(world, route="POST /storage-upload", bytes_per_second=4000)
+    set_fault(world, route=FLOW_ROUTES[name], bytes_per_second=4000)
     set_fault(world, route="GET /storage/{file_id}/{name}", latency_ms=300)
-    set_fault(world, route="POST /files/{id}/finalize", latency_ms=300)
+    set_fault(world, route={"new": "POST /files/{id}/FinalizeFiles",
+                            "legacy": "POST /files/{id}/finalize"}[name], latency_ms=300)
     r = world.start_job(token, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
                         options=percent(100))
-    seen = set()
+    seen: list[tuple[str, str, int | None]] = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         job = world.client.get(f"/api/jobs/{r.json()['job_id']}",
                                headers={"Authorization": f"Bearer {token}"}).json()
-        seen.add((job["step"], job["message"].split("…")[0]))
+        seen.append((job["step"], job["message"], job["percent"]))
         if job["status"] != "running":
             break
         time.sleep(0.05)
     assert job["status"] == "done"
-    steps = [step for step, _ in seen]
+    steps = [step for step, _, _ in seen]
     assert {"download", "upload", "finalize"} <= set(steps)
-    assert ("upload", "Uploading calibration_cube_100pct.stl") in seen
+    assert ("finalize", "Finishing on Thingiverse…", None) in seen
+    uploading = [(m, p) for step, m, p in seen if step == "upload"]
+    assert all(re.fullmatch(r"Uploading calibration_cube_100pct\.stl \(\d+ B of 684 B\)…", m)
+               for m, _ in uploading), uploading
     latest = world.client.get(f"/api/jobs?thing_id={OWNED_CC}",
                               headers={"Authorization": f"Bearer {token}"}).json()
     assert latest["job"]["id"] == r.json()["job_id"]
 
 
+def test_auto_falls_back_to_the_older_flow_and_remembers_it(tmp_path):
+    world = World(tmp_path, sandbox_app=sandbox_with_flow("legacy"))  # the app: auto
+    with world.client, world.sandbox:
+        for scale in (50, 60):
+            job = run_job(world, OWNER, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
+                          options=percent(scale))
+            assert job["status"] == "done", job
+        assert posts_to(world, "/files/0/uploadFile") == 1  # tried once, then remembered
+        assert storage_posts(world) == 2
+        assert {"calibration_cube_50pct.stl", "calibration_cube_60pct.stl"} <= set(
+            files_of(world, OWNED_CC))
+
+
+def test_new_only_uses_todays_pair_and_never_the_deprecated_finalize(tmp_path):
+    world = World(tmp_path, sandbox_app=sandbox_with_flow("new"))
+    with world.client, world.sandbox:
+        job = run_job(world, REMIXER, thing_id=CC_SA, file_id=CLIP_STL, action="remix",
+                      options=percent(150),
+                      remix={"name": "New-flow clip", "license": "cc-sa", "category": "Other"})
+        assert job["status"] == "done", job
+        assert posts_to(world, "/files/0/FinalizeFiles") == 1
+        assert storage_posts(world) == 0
+        assert "cable_clip_150pct.stl" in files_of(world, job["result"]["thing_id"])
+
+
+def test_a_copy_that_does_not_match_is_a_sentence_and_the_retry_succeeds(flow):
+    world, name = flow
+    assert world.sandbox.post("/sandbox/corrupt-uploads", json={"count": 1}).status_code == 200
+    job = run_job(world, OWNER, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
+                  options=percent(70))
+    assert job["status"] == "failed"
+    assert job["message"] == ("Thingiverse's copy of calibration_cube_70pct.stl differs from "
+                              "the file sent (its MD5 does not match). Please try again.")
+    again = run_job(world, OWNER, thing_id=OWNED_CC, file_id=CUBE_STL, action="post",
+                    options=percent(70))
+    assert again["status"] == "done", again
+
+
 @pytest.mark.parametrize(("fault", "errors"), [
     ({"status": 400, "body": {"errors": ["Add at least one image.", "Pick a category."]}},
      ["Add at least one image.", "Pick a category."]),
-    ({"status": 502}, ["Thingiverse refused (502: Injected fault)."]),
+    ({"status": 502}, ["Thingiverse is having trouble right now. Please try again in a few "
+                       "minutes."]),
 ])
 def test_a_publish_refusal_shows_its_reasons_and_keeps_the_remix(world, fault, errors):
     set_fault(world, route="POST /things/{id}/publish", **fault)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from thingapp.app import create_app
@@ -28,6 +29,12 @@ SECRET_KEY = "test-secret-key-" + "x" * 32
 
 OWNER, REMIXER, OTHER_CREATOR = 1001, 1002, 1003
 OWNED_CC, CC_SA, CC_ND, ALL_RIGHTS_RESERVED, CC_NC_SA = 2001, 2002, 2003, 2004, 2005
+
+
+def sandbox_with_flow(upload_flow: str) -> Starlette:
+    """A sandbox offering only one upload flow ("new" or "legacy")."""
+    config = default_config(SANDBOX_URL, APP_URL, CLIENT_ID, CLIENT_SECRET)
+    return create_sandbox_app(replace(config, upload_flow=upload_flow))
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:

@@ -36,6 +36,7 @@ from thingapp.store import Store, open_store
 from thingapp.thingiverse import ThingiverseClient
 from thingapp.tools import Limits, Tool
 from thingapp.tools.scale import ScaleTool
+from thingapp.uploads import UploadFlow
 from thingapp.web import pages, signin_api, things_api, webhooks_api
 from thingapp.web.context import AppContext
 from thingapp.web.cookies import JobMarks
@@ -115,7 +116,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             jobs = Jobs(store, thingiverse, reads, workers, workdir,
                         thingiverse_url=settings.thingiverse_url, max_file_bytes=max_file_bytes,
                         limits=limits, stale_after=settings.job_stale_after,
-                        work_dir_bytes=settings.work_dir_mb * 1024 * 1024)
+                        work_dir_bytes=settings.work_dir_mb * 1024 * 1024,
+                        upload_flow=UploadFlow(settings.upload_flow))
             limiter = await asyncio.to_thread(Limiter, settings.store_url, RateLimits(
                 logins_per_minute=settings.logins_per_minute,
                 code_launches_per_minute=settings.code_launches_per_minute,

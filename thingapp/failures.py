@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from thingapp.thingiverse import StorageRefused, ThingiverseError, UnsafeFileHost
+from thingapp.uploads import UploadMismatch
 
 
 def rate_limited_sentence(exc: ThingiverseError) -> str:
@@ -29,16 +30,24 @@ def upstream_failure(exc: ThingiverseError, thing_id: int) -> tuple[int, str]:
 
 
 def job_failure_sentence(exc: ThingiverseError) -> str:
-    """Why a job stopped, when Thingiverse is the reason."""
+    """Why a job stopped, when Thingiverse is the reason: a sentence a user can act on (the
+    status and Thingiverse's own words go to the log, not to the page)."""
     if isinstance(exc, UnsafeFileHost):
         return exc.message
+    if isinstance(exc, UploadMismatch):
+        return f"{exc.message} Please try again."
     if isinstance(exc, StorageRefused):
-        return (f"Thingiverse's file storage refused the {exc.doing} (status {exc.status}). "
-                "Please try again later.")
+        if exc.doing == "download":
+            return ("Thingiverse's file storage did not hand over the model file. Please try "
+                    "again in a minute.")
+        return "Thingiverse's file storage is busy, so the file was not posted. Please try again."
     if exc.status in (420, 429):
         return rate_limited_sentence(exc)
     if exc.status == 401:
         return "Thingiverse no longer accepts your sign-in. Please connect again."
     if exc.status == 0:
-        return f"Thingiverse could not be reached ({exc.message})."
-    return f"Thingiverse refused ({exc.status}: {exc.message})."
+        return "Thingiverse could not be reached. Please try again in a minute."
+    if exc.status >= 500:
+        return "Thingiverse is having trouble right now. Please try again in a few minutes."
+    return ("Thingiverse did not accept the request. Please try again, or check the Thing on "
+            "Thingiverse.")

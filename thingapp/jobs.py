@@ -28,6 +28,7 @@ from thingapp.remix import RemixRequest
 from thingapp.store import JobRecord, JobStatus, JobStore
 from thingapp.thingiverse import FileTooLarge, PublishRefused, ThingiverseClient, ThingiverseError
 from thingapp.tools import Limits, ProducedFile, SourceFile, Tool, ToolInputError
+from thingapp.uploads import Uploader, UploadFlow, UploadMismatch
 from thingapp.workers import WorkerLimitHit, Workers
 
 log = logging.getLogger("thingapp.jobs")
@@ -94,9 +95,11 @@ class _Progress:
         await self.store.update_job(self.job_id, step=self.step, message=self.message,
                                     percent=self.percent, result=json.dumps(result))
 
-    def report(self, done: int, total: int) -> None:
+    def report(self, done: int, total: int, message: str | None = None) -> None:
         """Called from byte-counting code; the ticker writes it."""
         self.percent = min(100, int(done * 100 / total)) if total else None
+        if message is not None:
+            self.message = message
 
     async def _write(self) -> None:
         current = (self.step, self.message, self.percent)
@@ -120,9 +123,11 @@ class Jobs:
     def __init__(self, store: JobStore, thingiverse: ThingiverseClient, reads: CachedReads,
                  workers: Workers, workdir: Path, *, thingiverse_url: str, max_file_bytes: int,
                  limits: Limits, stale_after: float = STALE_AFTER,
-                 work_dir_bytes: int = 2048 * 1024 * 1024) -> None:
+                 work_dir_bytes: int = 2048 * 1024 * 1024,
+                 upload_flow: UploadFlow = UploadFlow.AUTO) -> None:
         self.store = store
         self.thingiverse = thingiverse
+        self.uploader = Uploader(thingiverse, upload_flow)
         self.reads = reads
         self.workers = workers
         self.limits = limits
@@ -276,21 +281,20 @@ class Jobs:
 
     async def _upload(self, token: str, thing_id: int, produced: ProducedFile,
                       progress: _Progress) -> dict[str, Any]:
-        """The three-step upload, tried again when Thingiverse or storage fails transiently."""
+        """The upload (see uploads.py), tried again when Thingiverse or storage fails
+        transiently; a copy that does not match what was sent is not tried again (it would
+        post the file twice)."""
         for attempt in range(UPLOAD_ATTEMPTS):
             try:
-                ticket = await self.thingiverse.request_upload(token, thing_id, produced.name)
-                await progress.set("upload", f"Uploading {produced.name}…", 0)
-                finalize_url = await self.thingiverse.send_to_storage(
-                    ticket, produced.path, produced.name, progress.report)
-                await progress.set("finalize", "Finalizing the upload…")
-                return await self.thingiverse.finalize_upload(token, finalize_url)
+                return await self.uploader.post(token, thing_id, produced.path, produced.name,
+                                                progress)
+            except UploadMismatch:
+                raise
             except ThingiverseError as exc:
                 if not _retryable(exc) or attempt == UPLOAD_ATTEMPTS - 1:
                     raise
                 log.info("upload attempt %d failed (%s); trying again", attempt + 1, exc)
-                await progress.set("upload", f"The upload failed ({exc.message}); "
-                                             "trying again…")
+                await progress.set("upload", "The upload was interrupted; trying again…")
                 await _pause_before_retry(attempt)
         raise AssertionError("unreachable")
 
@@ -322,7 +326,7 @@ class Jobs:
             await self._upload(token, remix_id, produced, progress)
         except ThingiverseError as exc:
             await progress.set("cleanup", "The upload failed; removing the half-made remix…")
-            await self._remove_remix(token, remix_id, url, exc)
+            await self._remove_remix(token, remix_id, url, exc, progress)
         result = {"url": url, "thing_id": remix_id, "file": produced.name, "published": False,
                   "summary": f"Created the remix {remix.name} with {produced.name}, "
                              "saved as a work in progress."}
@@ -344,7 +348,7 @@ class Jobs:
         return result
 
     async def _remove_remix(self, token: str, remix_id: int, url: str,
-                            cause: ThingiverseError) -> None:
+                            cause: ThingiverseError, progress: _Progress) -> None:
         """No orphan Things: a remix whose file could not be posted is deleted, or reported."""
         reason = job_failure_sentence(cause)
         for attempt in range(UPLOAD_ATTEMPTS):
@@ -356,6 +360,7 @@ class Jobs:
                     break
                 await _pause_before_retry(attempt)
                 continue
+            await progress.keep({})  # it is gone: nothing to link to
             raise JobFailed(f"{reason} The half-made remix was removed, so nothing was "
                             "posted.") from cause
         raise JobFailed(f"{reason} The half-made remix could not be removed: please delete it "

@@ -56,6 +56,7 @@ class Settings:
     login_ttl: int = 600  # seconds a started sign-in may take
     session_ttl: int = 8 * 3600  # seconds a session lasts at most, however busy
     session_idle: int = 2 * 3600  # seconds a session lasts without being used
+    upload_flow: str = "auto"  # "new" (uploadFile + FinalizeFiles), "legacy", or "auto"
     app_token: str = ""  # optional read-only token of the operator's: prefetches Things
     http_timeout: float = 10.0  # seconds for each call to Thingiverse
     job_stale_after: float = 30.0  # a running job silent this long lost its process
@@ -115,6 +116,7 @@ class Settings:
             job_stale_after=_float(env.get("THINGAPP_JOB_STALE_AFTER", "30")),
             session_ttl=_int(env.get("THINGAPP_SESSION_MAX_SECONDS", str(8 * 3600))),
             session_idle=_int(env.get("THINGAPP_SESSION_IDLE_SECONDS", str(2 * 3600))),
+            upload_flow=env.get("THINGAPP_UPLOAD_FLOW", "auto").strip().lower(),
         )
 
     @classmethod
@@ -186,6 +188,9 @@ class Settings:
                 found.append(f"{name} must be a whole number above 0.")
         if self.session_ttl <= 0:
             found.append("THINGAPP_SESSION_MAX_SECONDS must be a whole number of seconds above 0.")
+        if self.upload_flow not in ("auto", "new", "legacy"):
+            found.append(f"THINGAPP_UPLOAD_FLOW {self.upload_flow!r} is not one of auto, new, "
+                         "legacy.")
         if self.session_idle <= 0:
             found.append("THINGAPP_SESSION_IDLE_SECONDS must be a whole number of seconds above 0.")
         if self.max_triangles <= 0:

@@ -41,6 +41,7 @@ class ThingiverseError(Exception):
 FINALIZE_PATH = re.compile(r"/files/\d+/finalize/?$")
 MAX_PAGES = 20  # of a list endpoint: 2,000 files at 100 a page
 RETRY_STATUSES = (420, 429, 502, 503, 504)
+FLOW_MISSING = (404, 405, 410)  # an upload endpoint that is gone
 RETRY_PAUSES = (0.5, 1.5)  # then give up: the user hears about it within ~2 s of waiting
 MAX_RETRY_WAIT = 2.0  # never sleep longer than this on one Retry-After
 
@@ -74,6 +75,10 @@ class PublishRefused(ThingiverseError):
     def __init__(self, errors: list[str]) -> None:
         super().__init__(400, "; ".join(errors))
         self.errors = errors
+
+class UploadFlowMissing(ThingiverseError):
+    """The API has no `uploadFile` (404/405/410): the older three-step flow is the way."""
+
 
 class InvalidToken(ThingiverseError):
     """tokeninfo did not vouch for the token (any non-200, non-JSON, or missing field)."""
@@ -260,8 +265,47 @@ class ThingiverseClient:
         if response.status_code not in (200, 201):
             raise ThingiverseError(response.status_code, _error_message(response))
 
+    async def upload_file(self, token: str, path: Path, name: str,
+                          progress: Callable[[int, int], None] | None = None) -> int:
+        """Today's upload, step 1 of 2 (`POST /files/0/uploadFile`): the file itself, streamed
+        from disk to the API as a pending upload; its pending id. `UploadFlowMissing` when the
+        API has no such endpoint (404, 405 or 410)."""
+        url = f"{self.api_url}/files/0/uploadFile"
+        with open(path, "rb") as raw:  # noqa: ASYNC230 (opened here: see send_to_storage)
+            body = _CountingReader(raw, (await anyio.Path(path).stat()).st_size, progress)
+            response = await self._send(
+                "POST", url, headers={"Authorization": f"Bearer {token}"},
+                files={"file": (name, body, "application/octet-stream")},
+                timeout=httpx.Timeout(120.0, connect=5.0))
+        if response.status_code in FLOW_MISSING:
+            raise UploadFlowMissing(response.status_code, _error_message(response))
+        if response.status_code not in (200, 201):
+            raise ThingiverseError(response.status_code, _error_message(response),
+                                   _retry_after(response))
+        try:
+            pending = response.json().get("id")
+        except (ValueError, AttributeError):
+            pending = None
+        if not isinstance(pending, int) or isinstance(pending, bool):
+            raise ThingiverseError(200, "the pending upload came back in an unexpected shape")
+        return pending
+
+    async def finalize_files(self, token: str, thing_id: int, pending: list[int]) -> None:
+        """Today's upload, step 2 of 2 (`POST /files/0/FinalizeFiles`): the pending uploads
+        become the Thing's files (an image becomes one of its images), in this order."""
+        await self._api("POST", token, "/files/0/FinalizeFiles", json={
+            "pending_uploads": [{"id": pid, "rank": rank} for rank, pid in enumerate(pending)],
+            "target_id": thing_id, "target_type": "thing"})
+
+    async def get_thing_images(self, token: str, thing_id: int) -> list[dict[str, Any]]:
+        images = await self._api("GET", token, f"/things/{thing_id}/images")
+        if not isinstance(images, list):
+            raise ThingiverseError(200, "the image list came back in an unexpected shape")
+        return [i for i in images if isinstance(i, dict)]
+
     async def request_upload(self, token: str, thing_id: int, name: str) -> UploadTicket:
-        """Step 1 of 3: ask Thingiverse where to send a file for this Thing."""
+        """The older upload, step 1 of 3: ask Thingiverse where to send a file for this
+        Thing."""
         ticket = await self._api("POST", token, f"/things/{thing_id}/files",
                                  json={"filename": name})
         action = ticket.get("action") if isinstance(ticket, dict) else None
@@ -272,9 +316,10 @@ class ThingiverseClient:
 
     async def send_to_storage(self, ticket: UploadTicket, path: Path, name: str,
                               progress: Callable[[int, int], None] | None = None) -> str:
-        """Step 2 of 3: POST the storage form, streaming the file from disk. Returns the
-        finalize address. No Authorization header: storage is not the API and rejects a second
-        auth mechanism. Fields in the order given, the file last; redirects are not followed."""
+        """The older upload, step 2 of 3: POST the storage form, streaming the file from disk.
+        Returns the finalize address. No Authorization header: storage is not the API and
+        rejects a second auth mechanism. Fields in the order given, the file last; redirects are
+        not followed."""
         await self._check_file_host(ticket.action)
         # httpx's multipart encoder reads the file itself, in 64 KB pieces from the page cache;
         # opened here, not in a thread, so a cancelled job can't drop it open.
@@ -294,7 +339,8 @@ class ThingiverseClient:
         return finalize
 
     async def finalize_upload(self, token: str, finalize_url: str) -> dict[str, Any]:
-        """Step 3 of 3: tell the API the file arrived. Returns the new file object.
+        """The older upload, step 3 of 3 (deprecated by Thingiverse): tell the API the file
+        arrived. Returns the new file object.
         The address comes from storage's answer: only a finalize address gets the token."""
         if not FINALIZE_PATH.search(urlsplit(finalize_url).path):
             raise ThingiverseError(0, "storage named an address that is not a finalize address")

@@ -128,8 +128,8 @@ def _api_routes() -> list[Route]:
         _route("/things/{id}/ancestors", endpoint(listing.get_ancestors), "GET"),
         _route("/things/{id}/publish", endpoint(editing.publish_thing), "POST"),
         # The current upload pair; uploadFile carries the file itself, so no small-body limit.
-        Route("/files/{id:int}/uploadFile", endpoint(uploads.upload_file), methods=["POST"]),
-        _route("/files/{id:int}/FinalizeFiles", endpoint(uploads.finalize_files), "POST"),
+        Route("/files/{id}/uploadFile", endpoint(uploads.upload_file), methods=["POST"]),
+        _route("/files/{id}/FinalizeFiles", endpoint(uploads.finalize_files), "POST"),
         _route("/things/{id}/images", endpoint(listing.get_thing_images), "GET"),
         _route("/files/{id}", endpoint(api.get_file)),
         _route("/files/{id}/download", endpoint(api.download_file)),
@@ -178,6 +178,7 @@ def create_sandbox_app(config: SandboxConfig, faults: Sequence[Fault] = ()) -> S
         _route("/sandbox/tokens", scripting.mint_token, "POST"),
         _route("/sandbox/codes", scripting.mint_code, "POST"),
         _route("/sandbox/tokens/revoke", scripting.revoke_token, "POST"),
+        _route("/sandbox/corrupt-uploads", scripting.corrupt_uploads, "POST"),
         _route("/sandbox/requests", scripting.request_log),
         _route("/sandbox/faults", scripting.set_fault, "POST"),
         _route("/sandbox/faults", scripting.list_faults, "GET"),

@@ -138,8 +138,12 @@ async def finalize_upload(request: Request, context: SandboxContext, grant: Gran
 def _add_file(context: SandboxContext, file_id: int, thing_id: int, name: str, path: Path,
               size: int) -> dict[str, Any]:
     """Make received bytes a file of the Thing; its file object."""
+    md5 = _md5_base64(path)
+    if context.world.corrupt_uploads > 0:  # scripted: storage kept other bytes than were sent
+        context.world.corrupt_uploads -= 1
+        md5 = base64.b64encode(hashlib.md5(b"not what was sent").digest()).decode()
     data = file_object(file_id=file_id, name=name, size=size, date=file_date(now_iso()),
-                       public_url=context.config.public_url, downloads=0, md5=_md5_base64(path))
+                       public_url=context.config.public_url, downloads=0, md5=md5)
     context.world.files[file_id] = StoredFile(thing_id, data, path)
     context.world.things[thing_id]["file_count"] += 1
     return data
@@ -163,7 +167,7 @@ async def upload_file(request: Request, context: SandboxContext, grant: Grant) -
     """POST /files/0/uploadFile: the `file` part, streamed to the blob store, pending until
     `FinalizeFiles`; `{"id": pending id}`."""
     check_flow(context, "new")
-    if request.path_params["id"] != 0:
+    if request.path_params["id"] != "0":
         raise not_found()
     world = context.world
     pending_id = world.new_file_id()
@@ -187,7 +191,7 @@ async def finalize_files(request: Request, context: SandboxContext, grant: Grant
     """POST /files/0/FinalizeFiles: the user's pending uploads become the target Thing's files
     (pictures: its images), in rank order."""
     check_flow(context, "new")
-    if request.path_params["id"] != 0:
+    if request.path_params["id"] != "0":
         raise not_found()
     world = context.world
     body = await json_body(request)

@@ -87,6 +87,20 @@ async def revoke_token(request: Request) -> Response:
     return JSONResponse({"revoked": context.world.revoke(token)})
 
 
+async def corrupt_uploads(request: Request) -> Response:
+    """POST /sandbox/corrupt-uploads `{"count": N}`: the next N files finalized get a `hash`
+    that is not the MD5 of what was sent (storage kept other bytes) -> `{"count": N}`."""
+    context = context_of(request)
+    try:
+        count = (await _json_object(request)).get("count")
+        if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 100:
+            raise BadInput("count must be a whole number from 0 to 100.")
+    except BadInput as error:
+        return _bad_input(error)
+    context.world.corrupt_uploads = count
+    return JSONResponse({"count": count})
+
+
 async def request_log(request: Request) -> Response:
     """GET /sandbox/requests: `[{"method", "path", "status"}, ...]`, oldest first, no queries."""
     entries = context_of(request).world.requests

@@ -105,6 +105,7 @@ class World:
     pending_files: dict[int, PendingFile] = field(default_factory=dict)
     # A Thing's images (image files finalized onto it), by image id: (thing id, summary, bytes).
     images: dict[int, StoredFile] = field(default_factory=dict)
+    corrupt_uploads: int = 0  # the next N finalized files get a hash that does not match
     blobs: BlobStore = field(default_factory=BlobStore)
     # Signs storage upload policies, as an AWS secret key would.
     upload_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
