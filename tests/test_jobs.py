@@ -10,6 +10,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import PIL.Image
 import pytest
 import trimesh
 from world import (
@@ -431,3 +432,26 @@ def test_a_prefetch_that_found_nothing_is_not_tried_again(app_token_world):
         assert w.client.get("/?thing_id=987654").status_code == 200
     time.sleep(0.3)
     assert sandbox_gets(w, "/things/987654") == 1
+
+
+def test_a_remix_gets_a_picture_of_the_model_and_its_parents_tags(flow):
+    world, name = flow
+    job = run_job(world, REMIXER, thing_id=CC_SA, file_id=CLIP_STL, action="remix",
+                  options=percent(150),
+                  remix={"name": "Pictured clip", "license": "cc-sa", "category": "Other"})
+    assert job["status"] == "done", job
+    remix_id = job["result"]["thing_id"]
+    images = world.api("GET", f"/things/{remix_id}/images", REMIXER).json()
+    assert [i["name"] for i in images] == ["cable_clip_150pct.png"]
+    png = world.sandbox.get(images[0]["url"].removeprefix("http://localhost:8800")).content
+    picture = PIL.Image.open(io.BytesIO(png))
+    assert picture.format == "PNG" and picture.size[0] >= 640 and picture.size[1] >= 480
+    colours = picture.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None and len(colours) > 50  # shaded, not one flat colour
+    blue = sum(n for n, (r, g, b) in colours if b > r + 40)
+    assert blue > 0.05 * picture.size[0] * picture.size[1]  # the model fills part of the frame
+    parent = world.api("GET", f"/things/{CC_SA}", REMIXER).json()
+    remix = world.api("GET", f"/things/{remix_id}", REMIXER).json()
+    assert [t["name"] for t in remix["tags"]] == [t["name"] for t in parent["tags"]]
+    assert parent["tags"]  # the seeded parent has some to copy
+    assert list(files_of(world, remix_id)) == ["cable_clip_150pct.stl"]  # the picture is no file

@@ -23,6 +23,7 @@ import anyio.to_thread
 from thingapp.actions import Action
 from thingapp.failures import job_failure_sentence
 from thingapp.licenses import find_license
+from thingapp.pictures import PictureMaker
 from thingapp.reads import CachedReads
 from thingapp.remix import RemixRequest
 from thingapp.store import JobRecord, JobStatus, JobStore
@@ -280,14 +281,14 @@ class Jobs:
         return produced[0]
 
     async def _upload(self, token: str, thing_id: int, produced: ProducedFile,
-                      progress: _Progress) -> dict[str, Any]:
+                      progress: _Progress, picture: Path | None = None) -> dict[str, Any]:
         """The upload (see uploads.py), tried again when Thingiverse or storage fails
         transiently; a copy that does not match what was sent is not tried again (it would
         post the file twice)."""
         for attempt in range(UPLOAD_ATTEMPTS):
             try:
                 return await self.uploader.post(token, thing_id, produced.path, produced.name,
-                                                progress)
+                                                progress, picture)
             except UploadMismatch:
                 raise
             except ThingiverseError as exc:
@@ -313,17 +314,19 @@ class Jobs:
                           progress: _Progress) -> dict[str, Any]:
         assert request.remix is not None
         remix, parent = request.remix, request.thing
+        picture = await self._picture(request, produced, progress)
         await progress.set("create", "Creating the remix on Thingiverse…")
         created = await self.thingiverse.create_thing(token, {
             "name": remix.name, "license": remix.license, "category": remix.category,
             "description": remix_description(parent, produced, self.thingiverse_url),
             "ancestors": [int(parent["id"])], "is_remix": True, "is_wip": True,
+            "tags": parent_tags(parent),
         })
         remix_id = int(created["id"])
         url = f"{self.thingiverse_url}/thing:{remix_id}"
         await progress.keep({"url": url, "thing_id": remix_id})
         try:
-            await self._upload(token, remix_id, produced, progress)
+            await self._upload(token, remix_id, produced, progress, picture)
         except ThingiverseError as exc:
             await progress.set("cleanup", "The upload failed; removing the half-made remix…")
             await self._remove_remix(token, remix_id, url, exc, progress)
@@ -346,6 +349,24 @@ class Jobs:
             result["published"] = True
             result["summary"] = f"Published the remix {remix.name} with {produced.name}."
         return result
+
+    async def _picture(self, request: JobRequest, produced: ProducedFile,
+                       progress: _Progress) -> Path | None:
+        """A PNG of the produced model for the remix's page, drawn in a worker; None (and a log
+        line) if it can't be drawn: the remix itself matters more than its picture."""
+        await progress.set("picture", "Drawing a picture of the remix…")
+        folder = produced.path.parent.parent / "picture"
+        await anyio.Path(folder).mkdir(exist_ok=True)
+        source = SourceFile(produced.path, produced.name, request.thing, self.limits)
+        try:
+            async with self.workers.slot():
+                drawn = await self.workers.run(PictureMaker(), source, None, folder)
+        except (WorkerLimitHit, ToolInputError, RuntimeError) as exc:
+            log.warning("no picture for the remix: %s", exc)
+            return None
+        picture = folder / f"{Path(produced.name).stem}.png"
+        await anyio.Path(drawn[0].path).rename(picture)
+        return picture
 
     async def _remove_remix(self, token: str, remix_id: int, url: str,
                             cause: ThingiverseError, progress: _Progress) -> None:
@@ -377,6 +398,16 @@ def _remove(folder: Path) -> None:
 
 def _failed(message: str) -> dict[str, Any]:
     return {"step": "failed", "status": JobStatus.FAILED, "message": message}
+
+
+MAX_TAGS = 20  # Thingiverse's limit is not documented; its pages show about this many
+
+
+def parent_tags(parent: Mapping[str, Any]) -> list[str]:
+    """The parent's tag names, for its remix (Thingiverse lists tags as objects)."""
+    names = [t.get("name") if isinstance(t, dict) else t for t in parent.get("tags") or []]
+    kept = [n.strip() for n in names if isinstance(n, str) and n.strip()]
+    return list(dict.fromkeys(kept))[:MAX_TAGS]
 
 
 def remix_description(parent: Mapping[str, Any], produced: ProducedFile,

@@ -77,19 +77,25 @@ class Uploader:
             return self.clock() >= self._legacy_until
         return self.flow is UploadFlow.NEW
 
-    async def post(self, token: str, thing_id: int, path: Path, name: str,
-                   steps: Steps) -> dict[str, Any]:
-        """Post the file (and nothing else) to the Thing; the file as the Thing lists it now."""
+    async def post(self, token: str, thing_id: int, path: Path, name: str, steps: Steps,
+                   picture: Path | None = None) -> dict[str, Any]:
+        """Post the file to the Thing, and `picture` (a PNG) with it, which Thingiverse makes
+        one of the Thing's images; the file as the Thing lists it now."""
         size = (await anyio.Path(path).stat()).st_size
         total = human_size(size)
 
         def report(done: int, of: int) -> None:
             steps.report(done, of, f"Uploading {name} ({human_size(done)} of {total})…")
 
+        pieces: list[tuple[Path, str, Callable[[int, int], None] | None]] = [
+            (path, name, report)]
+        if picture is not None:
+            pieces.append((picture, picture.name, None))
         await steps.set("upload", f"Uploading {name} (0 B of {total})…", 0)
         if self._try_new():
             try:
-                pending = await self.thingiverse.upload_file(token, path, name, report)
+                pending = [await self.thingiverse.upload_file(token, piece, piece_name, counter)
+                           for piece, piece_name, counter in pieces]
             except UploadFlowMissing as exc:
                 if self.flow is UploadFlow.NEW:
                     raise
@@ -98,17 +104,24 @@ class Uploader:
                 self._legacy_until = self.clock() + REMEMBER_LEGACY
             else:
                 await steps.set("finalize", "Finishing on Thingiverse…")
-                await self.thingiverse.finalize_files(token, thing_id, [pending])
-                return await self._read_back(token, thing_id, path, name, size)
-        ticket = await self.thingiverse.request_upload(token, thing_id, name)
-        finalize_url = await self.thingiverse.send_to_storage(ticket, path, name, report)
-        await steps.set("finalize", "Finishing on Thingiverse…")
-        await self.thingiverse.finalize_upload(token, finalize_url)
-        return await self._read_back(token, thing_id, path, name, size)
+                await self.thingiverse.finalize_files(token, thing_id, pending)
+                return await self._read_back(token, thing_id, path, name, size, picture)
+        for piece, piece_name, counter in pieces:
+            ticket = await self.thingiverse.request_upload(token, thing_id, piece_name)
+            finalize_url = await self.thingiverse.send_to_storage(ticket, piece, piece_name,
+                                                                  counter)
+            await steps.set("finalize", "Finishing on Thingiverse…")
+            await self.thingiverse.finalize_upload(token, finalize_url)
+        return await self._read_back(token, thing_id, path, name, size, picture)
 
     async def _read_back(self, token: str, thing_id: int, path: Path, name: str,
-                         size: int) -> dict[str, Any]:
-        """The newest file of the Thing by this name; it must be the bytes sent."""
+                         size: int, picture: Path | None) -> dict[str, Any]:
+        """The newest file of the Thing by this name; it must be the bytes sent, and the
+        picture must be among the Thing's images."""
+        if picture is not None:
+            images = await self.thingiverse.get_thing_images(token, thing_id)
+            if not any(_same_name(image.get("name"), picture.name) for image in images):
+                raise UploadMismatch(picture.name, "is not among the Thing's images.")
         files = await self.thingiverse.get_thing_files(token, thing_id)
         named = [f for f in files if _same_name(f.get("name"), name)
                  and isinstance(f.get("id"), int)]

@@ -21,14 +21,24 @@ import signal
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 
-from thingapp.tools import ProducedFile, SourceFile, Tool, ToolInputError
+from thingapp.tools import ProducedFile, SourceFile, ToolInputError
 
 WORKER_NICENESS = 10
-PRELOAD = ["thingapp.tools.meshes", "thingapp.tools.scale"]  # imported once, in the fork server
+# Imported once, in the fork server.
+PRELOAD = ["thingapp.tools.meshes", "thingapp.tools.scale", "thingapp.drawing"]
+
+
+class Work(Protocol):
+    """What a worker runs: a tool, or the remix's picture maker."""
+
+    @property
+    def id(self) -> str: ...
+
+    def run(self, source: SourceFile, options: Any, workdir: Path) -> list[ProducedFile]: ...
 
 
 class WorkerLimitHit(Exception):
@@ -43,7 +53,7 @@ class _Outcome:
     error: str | None = None  # anything else, for the log
 
 
-def _work(conn: Connection, tool: Tool, source: SourceFile, options: Any, workdir: Path,
+def _work(conn: Connection, tool: Work, source: SourceFile, options: Any, workdir: Path,
           memory_bytes: int) -> None:
     """In the worker process: limit ourselves, run the tool, send back what came of it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app, which stops us
@@ -81,7 +91,7 @@ class Workers:
         """Hold one of the `size` places while running (`async with workers.slot():`)."""
         return self._slots
 
-    async def run(self, tool: Tool, source: SourceFile, options: Any,
+    async def run(self, tool: Work, source: SourceFile, options: Any,
                   workdir: Path) -> list[ProducedFile]:
         """In a worker process, inside `slot()`: the tool's files, or ToolInputError (its
         sentence), WorkerLimitHit (ours), or RuntimeError (the tool failed some other way)."""

@@ -131,8 +131,24 @@ async def finalize_upload(request: Request, context: SandboxContext, grant: Gran
     if pending.received is None:
         raise ApiError(400, "Storage has not received this file's bytes yet: post the form first.")
     del world.pending_uploads[file_id]
+    if _is_image(pending.filename):  # the ObjectFile or Image that was created
+        return JSONResponse(_add_image(context, file_id, pending.thing_id, pending.filename,
+                                       pending.received))
     return JSONResponse(_add_file(context, file_id, pending.thing_id, pending.filename,
                                   pending.received, pending.size))
+
+
+def _is_image(name: str) -> bool:
+    return name.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS
+
+
+def _add_image(context: SandboxContext, image_id: int, thing_id: int, name: str,
+               path: Path) -> dict[str, Any]:
+    """Make received bytes one of the Thing's images; its summary."""
+    data = image_summary(image_id=image_id, name=name, date=now_iso(),
+                         public_url=context.config.public_url)
+    context.world.images[image_id] = StoredFile(thing_id, data, path)
+    return data
 
 
 def _add_file(context: SandboxContext, file_id: int, thing_id: int, name: str, path: Path,
@@ -213,10 +229,8 @@ async def finalize_files(request: Request, context: SandboxContext, grant: Grant
         chosen.append((rank, pending))
     for _, pending in sorted(chosen, key=lambda pair: pair[0]):
         del world.pending_files[pending.pending_id]
-        if pending.filename.rsplit(".", 1)[-1].lower() in IMAGE_EXTENSIONS:
-            data = image_summary(image_id=pending.pending_id, name=pending.filename,
-                                 date=now_iso(), public_url=context.config.public_url)
-            world.images[pending.pending_id] = StoredFile(target, data, pending.path)
+        if _is_image(pending.filename):
+            _add_image(context, pending.pending_id, target, pending.filename, pending.path)
         else:
             _add_file(context, pending.pending_id, target, pending.filename, pending.path,
                       pending.size)
