@@ -128,6 +128,34 @@ form.addEventListener('submit', async (event) => {
   follow(r.body.job_id);
 });
 
+// A remix saved as a work in progress can be published from the done screen.
+$('publish-now').addEventListener('click', async () => {
+  $('publish-now').disabled = true;
+  const r = await current.call('POST', `/api/jobs/${encodeURIComponent(followed)}/publish`);
+  $('publish-now').disabled = false;
+  if (r.status === 200) {
+    render(r.body);
+    return;
+  }
+  $('job-message').textContent = r.body.error || 'The remix could not be published.';
+  showList('publish-errors', r.body.reasons || []);
+});
+
+function showList(id, lines) {
+  $(id).replaceChildren(...lines.map((text) => {
+    const li = document.createElement('li');
+    li.textContent = text;
+    return li;
+  }));
+}
+
+function heading(view, result) {
+  if (view.status === 'failed') return 'The file was not made';
+  if (result.thing_id) return result.published ? 'Remix published' : 'Remix created';
+  if (result.download) return 'Your file is ready';
+  return 'Posted';
+}
+
 $('again').addEventListener('click', () => {
   document.querySelectorAll('a.download').forEach((link) => {
     URL.revokeObjectURL(link.href);
@@ -150,14 +178,18 @@ function render(view) {
   bar.hidden = view.status !== 'running';
   if (view.percent == null) bar.removeAttribute('value'); else bar.value = view.percent;
   const result = view.result || {};
-  $('publish-errors').replaceChildren(...(result.publish_errors || []).map((text) => {
-    const li = document.createElement('li');
-    li.textContent = text;
-    return li;
-  }));
-  $('job-result').hidden = !result.url;
-  if (result.url) $('job-link').href = result.url;
-  $('again').hidden = view.status === 'running';
+  const finished = view.status !== 'running';
+  $('job-heading').hidden = !finished;
+  $('job-heading').textContent = finished ? heading(view, result) : '';
+  showList('publish-errors', result.publish_errors || []);
+  const linked = finished && result.url; // a removed remix leaves no link behind
+  $('job-result').hidden = !linked;
+  if (linked) {
+    $('job-link').href = result.url;
+    $('job-link').textContent = `View ${result.name || 'it'} on Thingiverse`;
+  }
+  $('publish-now').hidden = !(view.status === 'done' && result.thing_id && !result.published);
+  $('again').hidden = !finished;
 }
 
 // Stop following a job (signing out): the job itself goes on on the server.
@@ -165,8 +197,11 @@ export function stopMaker() {
   clearTimeout(pollTimer);
 }
 
+let followed = null; // the id of the job shown
+
 async function follow(jobId, wait = POLL_MS) {
   clearTimeout(pollTimer);
+  followed = jobId;
   const r = await current.call('GET', `/api/jobs/${encodeURIComponent(jobId)}`);
   if (r.status === 0 || r.status === 429 || r.status >= 500) { // a blip: the job goes on
     $('job-message').textContent = 'Checking on the job again…';
@@ -182,6 +217,7 @@ async function follow(jobId, wait = POLL_MS) {
     return;
   }
   render(r.body);
+  if (r.body.status !== 'running') $('job-heading').focus(); // the result, for keyboard users
   if (r.body.status === 'running') {
     pollTimer = setTimeout(() => follow(jobId), POLL_MS);
   } else if (r.body.status === 'done' && r.body.result && r.body.result.download) {

@@ -161,6 +161,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         Route("/api/jobs", things_api.latest_job, methods=["GET"]),
         Route("/api/jobs/{job_id}", things_api.job_status),
         Route("/api/jobs/{job_id}/file", things_api.job_file),
+        Route("/api/jobs/{job_id}/publish", things_api.publish_remix, methods=["POST"]),
         # Thingiverse's events.
         Route("/webhooks/{secret}", webhooks_api.webhook, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("thingapp", "static")]), name="static"),

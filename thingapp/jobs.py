@@ -162,6 +162,22 @@ class Jobs:
     def view(self, job: JobRecord) -> dict[str, Any]:
         return job_view(job, self.stale_after)
 
+    async def publish(self, job: JobRecord, token: str) -> dict[str, Any]:
+        """Publish the work-in-progress remix `job` created; the job as it reads now."""
+        result = json.loads(job.result) if job.result else {}
+        if job.status is not JobStatus.DONE or not result.get("thing_id"):
+            raise JobFailed("This job made no remix to publish.")
+        if not result.get("published"):
+            await self.thingiverse.publish_thing(token, int(result["thing_id"]))
+            result.update(published=True, publish_errors=[],
+                          summary=f"Published the remix {result.get('name', '')}.")
+            await self.store.update_job(job.id, step="done", message=result["summary"],
+                                        percent=100, status=JobStatus.DONE,
+                                        result=json.dumps(result))
+        updated = await self.store.get_job(job.id)
+        assert updated is not None
+        return self.view(updated)
+
     async def file(self, job: JobRecord) -> Path | None:
         """The produced file of a finished download job, if it is still here."""
         if job.status is not JobStatus.DONE:
@@ -308,6 +324,7 @@ class Jobs:
             await self.reads.forget_files(user_id, thing_id)
         name = str(request.thing.get("name") or f"Thing {thing_id}")
         return {"url": f"{self.thingiverse_url}/thing:{thing_id}", "file": produced.name,
+                "name": name,
                 "summary": f"Posted {produced.name} to {name}. {produced.summary}"}
 
     async def _post_remix(self, token: str, request: JobRequest, produced: ProducedFile,
@@ -330,7 +347,8 @@ class Jobs:
         except ThingiverseError as exc:
             await progress.set("cleanup", "The upload failed; removing the half-made remix…")
             await self._remove_remix(token, remix_id, url, exc, progress)
-        result = {"url": url, "thing_id": remix_id, "file": produced.name, "published": False,
+        result = {"url": url, "thing_id": remix_id, "name": remix.name, "file": produced.name,
+                  "published": False,
                   "summary": f"Created the remix {remix.name} with {produced.name}, "
                              "saved as a work in progress."}
         if remix.publish:

@@ -13,13 +13,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from thingapp.actions import Action, choose_actions
-from thingapp.failures import upstream_failure
-from thingapp.jobs import JobRequest
+from thingapp.failures import job_failure_sentence, upstream_failure
+from thingapp.jobs import JobFailed, JobRequest
 from thingapp.rate_limits import LimitExceeded
 from thingapp.remix import RemixInvalid, parse_remix, remix_offer
 from thingapp.store import SessionRecord
 from thingapp.thing_ids import MAX_THING_ID, parse_thing_ref
-from thingapp.thingiverse import ThingiverseError
+from thingapp.thingiverse import PublishRefused, ThingiverseError
 from thingapp.tools import ToolInputError
 from thingapp.web import cookies
 from thingapp.web.context import AppContext, context_of, current_session
@@ -174,6 +174,26 @@ async def latest_job(request: Request) -> Response:
     jobs = context_of(request).jobs
     job = await jobs.latest(session.user_id, _thing_id(request))
     return JSONResponse({"job": jobs.view(job) if job else None})
+
+
+async def publish_remix(request: Request) -> Response:
+    """`POST /api/jobs/{job_id}/publish`: publish the work-in-progress remix a job created.
+    Thingiverse's reasons for refusing (a blank description, say) come back as sentences."""
+    session = await current_session(request)
+    jobs = context_of(request).jobs
+    job = await jobs.get(session.user_id, request.path_params["job_id"])
+    if job is None:
+        return JSONResponse({"error": NO_SUCH_JOB}, status_code=404)
+    try:
+        view = await jobs.publish(job, session.token)
+    except PublishRefused as exc:
+        return JSONResponse({"error": "Thingiverse would not publish the remix yet.",
+                             "reasons": exc.errors}, status_code=409)
+    except ThingiverseError as exc:
+        return JSONResponse({"error": job_failure_sentence(exc)}, status_code=502)
+    except JobFailed as exc:
+        return JSONResponse({"error": str(exc)}, status_code=409)
+    return JSONResponse(view)
 
 
 async def job_file(request: Request) -> Response:
