@@ -8,8 +8,11 @@ pins each defect, so a fixed spec shows up as a failing test to revisit.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +37,7 @@ from sandbox_helpers import (
 )
 from starlette.testclient import TestClient
 
-from thingapp.sandbox import SandboxConfig, default_config
+from thingapp.sandbox import SandboxConfig, create_sandbox_app, default_config
 
 REMY = 1002
 REMIX = {"name": "Remix", "license": "cc-sa", "category": "Other", "description": "Wider.",
@@ -195,6 +198,58 @@ def test_every_write_answer_conforms(sandbox: TestClient) -> None:
     # {"ok": "ok"}); the API answers the deleted Thing.
     deleted = sandbox.delete("/things/9001", headers=token)
     conforms_as_thing(deleted.json())
+
+
+def test_todays_upload_pair_and_thing_images_conform(sandbox: TestClient) -> None:
+    """`uploadFile` and `FinalizeFiles` answer as resources/file.yaml describes them; a file
+    finalized onto a Thing conforms as a file, with its MD5; a picture becomes an image."""
+    token = bearer(mint_token(sandbox, REMY))
+    sandbox.post("/things/", headers=token, json=REMIX)
+    upload = resource("file.yaml")["UploadFile"]["post"]
+    answer_schema = upload["responses"]["200"]["content"]["application/json"]["schema"]
+    data = b"solid w\nendsolid w\n"
+    model = sandbox.post("/files/0/uploadFile", headers=token, files={"file": ("w.stl", data)})
+    picture = sandbox.post("/files/0/uploadFile", headers=token,
+                           files={"file": ("w.png", b"\x89PNG\r\n\x1a\n")})
+    for sent in (model, picture):
+        assert sent.status_code == 200
+        jsonschema.Draft202012Validator(answer_schema).validate(sent.json())
+        assert isinstance(sent.json()["id"], int)
+    body = {"pending_uploads": [{"id": model.json()["id"], "rank": 0},
+                                {"id": picture.json()["id"], "rank": 1}],
+            "target_id": 9001, "target_type": "thing"}
+    finalize = resource("file.yaml")["FinalizeFiles"]["post"]
+    # The request body's published schema is the fields themselves (no `type: object` around
+    # them): check our body against them one by one.
+    for name, field in finalize["requestBody"]["content"]["application/json"]["schema"].items():
+        jsonschema.Draft202012Validator(field).validate(body[name])
+    done = sandbox.post("/files/0/FinalizeFiles", headers=token, json=body)
+    assert done.status_code == 200
+    ok = yaml.safe_load((SPEC_DIR / "responses" / "ok.yaml").read_text())
+    jsonschema.Draft202012Validator(ok["content"]["application/json"]["schema"]).validate(
+        done.json())
+    assert done.json() == ok["content"]["application/json"]["example"]
+    [file] = read(sandbox, "/things/9001/files", REMY)
+    conforms_as_file(file)
+    assert file["name"] == "w.stl" and file["size"] == len(data)
+    assert file["hash"] == base64.b64encode(hashlib.md5(data).digest()).decode()
+    images = read(sandbox, "/things/9001/images", REMY)
+    assert [i["name"] for i in images] == ["w.png"]
+    for image in images:
+        assert_conforms(image, load_schema("image_summary_schema.yaml"), set())
+    assert sandbox.get(urlsplit(images[0]["url"]).path).content == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(("flow", "gone"), [
+    ("new", [("POST", "/things/2001/files"), ("POST", "/files/1/finalize")]),
+    ("legacy", [("POST", "/files/0/uploadFile"), ("POST", "/files/0/FinalizeFiles")])])
+def test_a_sandbox_with_one_upload_flow_answers_404_for_the_other(flow, gone) -> None:
+    config = replace(default_config("http://localhost:8800", "http://127.0.0.1:8000"),
+                     upload_flow=flow)
+    with TestClient(create_sandbox_app(config), base_url="http://localhost:8800") as client:
+        token = bearer(mint_token(client, 1001))
+        for method, path in gone:
+            assert client.request(method, path, headers=token, json={}).status_code == 404
 
 
 # The test's own schemas where the published ones are missing, from THINGIVERSE.md's account.
