@@ -63,6 +63,7 @@ export function setUpMaker(options) {
     $('remix-license').replaceChildren(...context.remix.licenses.map((l) => option(l.code, l.label)));
     $('remix-license-note').textContent = context.remix.license_note;
     $('remix-category').replaceChildren(...context.remix.categories.map((c) => option(c, c)));
+    $('remix-category').value = context.remix.category; // the parent's, by default
   }
 
   actionChanged();

@@ -65,6 +65,7 @@ def test_a_remix_has_a_picture_and_tags_and_publishes_from_the_done_screen(flow_
     demo, flow = flow_demo
     frame = sign_in_with_popup(page, demo.sandbox_url, 2002, "remy_remix")
     frame.get_by_label("Remix name").fill(f"Clip, {flow} flow")
+    expect(frame.get_by_label("Category")).to_have_value("Household")  # the parent's
     frame.get_by_role("button", name="Make the file and post a remix").click()
     expect(frame.get_by_role("heading", name="Remix created")).to_be_visible(timeout=30_000)
     link = frame.get_by_role("link", name=f"View Clip, {flow} flow on Thingiverse")

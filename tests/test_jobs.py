@@ -483,3 +483,23 @@ def test_the_upload_percentage_climbs_through_a_slow_upload(flow):
     climbing = sorted(set(percents))
     assert percents == sorted(percents)  # never backwards
     assert len([p for p in climbing if 0 < p < 100]) >= 5, climbing
+
+
+def test_the_remix_form_offers_the_parents_category_by_default(world):
+    token = world.sign_in(REMIXER, CC_SA)
+    offer = world.context(token, CC_SA).json()["remix"]
+    assert offer["category"] == "Household"  # the Cable Clip's
+    assert offer["category"] in offer["categories"]
+    job = run_job(world, REMIXER, thing_id=CC_SA, file_id=CLIP_STL, action="remix",
+                  options=percent(120), remix={"name": "Clip", "license": "cc-sa",
+                                               "category": offer["category"]})
+    categories = world.api("GET", f"/things/{job['result']['thing_id']}/categories",
+                           REMIXER).json()
+    assert [c["name"] for c in categories] == ["Household"]
+
+
+def test_the_form_still_opens_when_the_categories_cannot_be_read(world):
+    set_fault(world, route="GET /things/{id}/categories", status=500)
+    token = world.sign_in(REMIXER, CC_SA)
+    r = world.context(token, CC_SA)
+    assert r.status_code == 200 and r.json()["remix"]["category"] == "Other"

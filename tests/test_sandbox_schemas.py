@@ -233,6 +233,8 @@ def test_todays_upload_pair_and_thing_images_conform(sandbox: TestClient) -> Non
     conforms_as_file(file)
     assert file["name"] == "w.stl" and file["size"] == len(data)
     assert file["hash"] == base64.b64encode(hashlib.md5(data).digest()).decode()
+    for category in read(sandbox, "/things/9001/categories", REMY):
+        assert_conforms(category, load_schema("category_schema.yaml"), set())
     images = read(sandbox, "/things/9001/images", REMY)
     assert [i["name"] for i in images] == ["w.png"]
     for image in images:

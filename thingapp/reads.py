@@ -72,6 +72,12 @@ class CachedReads:
             (f"files:{session.user_id}:{thing_id}", f"files:public:{thing_id}"),
             lambda: self.thingiverse.get_thing_files(session.token, thing_id)))
 
+    async def categories(self, session: SessionRecord, thing_id: int) -> list[str]:
+        """The Thing's category names (a remix takes its parent's as the default)."""
+        return list(await self._read(
+            (f"categories:{thing_id}",),
+            lambda: self.thingiverse.get_thing_categories(session.token, thing_id)))
+
     async def me(self, session: SessionRecord) -> dict[str, Any]:
         return dict(await self._read((f"me:{session.user_id}",),
                                      lambda: self.thingiverse.get_me(session.token)))

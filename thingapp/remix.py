@@ -6,13 +6,16 @@ comes back (the page's choices are never trusted).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from thingapp.licenses import find_license, remix_license_note, remix_licenses
 
-CATEGORIES = ("Other", "3D Printing", "Household", "Tools", "Toys & Games", "Hobby")
+# Thingiverse's top-level categories (a remix's create call names one by its full name).
+CATEGORIES = ("3D Printing", "3D Printer Parts", "3D Printer Accessories", "Art", "Fashion",
+              "Gadgets", "Hobby", "Household", "Learning", "Models", "Tools", "Toys & Games",
+              "Other")
 MAX_NAME = 200
 
 
@@ -28,15 +31,18 @@ class RemixRequest:
     publish: bool
 
 
-def remix_offer(parent: Mapping[str, Any], parent_name: str) -> dict[str, Any]:
-    """What the form offers for a remix of `parent`: a name, the licences, the categories."""
+def remix_offer(parent: Mapping[str, Any], parent_name: str,
+                parent_categories: Sequence[str] = ()) -> dict[str, Any]:
+    """What the form offers for a remix of `parent`: a name, the licences, the categories (the
+    parent's first, as the default, when it is one of them)."""
     licences = []
     for code in remix_licenses(parent.get("license")):
         licence = find_license(code)
         licences.append({"code": code, "label": licence.display if licence else code})
     return {"name": f"Remix of {parent_name}"[:MAX_NAME], "licenses": licences,
             "license_note": remix_license_note(parent.get("license")),
-            "categories": list(CATEGORIES)}
+            "categories": list(CATEGORIES),
+            "category": next((c for c in parent_categories if c in CATEGORIES), "Other")}
 
 
 def parse_remix(raw: object, parent: Mapping[str, Any]) -> RemixRequest:

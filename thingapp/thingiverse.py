@@ -297,6 +297,13 @@ class ThingiverseClient:
             "pending_uploads": [{"id": pid, "rank": rank} for rank, pid in enumerate(pending)],
             "target_id": thing_id, "target_type": "thing"})
 
+    async def get_thing_categories(self, token: str, thing_id: int) -> list[str]:
+        """The names of the categories a Thing is in."""
+        found = await self._api("GET", token, f"/things/{thing_id}/categories")
+        if not isinstance(found, list):
+            raise ThingiverseError(200, "the categories came back in an unexpected shape")
+        return [str(c["name"]) for c in found if isinstance(c, dict) and c.get("name")]
+
     async def get_thing_images(self, token: str, thing_id: int) -> list[dict[str, Any]]:
         images = await self._api("GET", token, f"/things/{thing_id}/images")
         if not isinstance(images, list):

@@ -131,6 +131,7 @@ def _api_routes() -> list[Route]:
         Route("/files/{id}/uploadFile", endpoint(uploads.upload_file), methods=["POST"]),
         _route("/files/{id}/FinalizeFiles", endpoint(uploads.finalize_files), "POST"),
         _route("/things/{id}/images", endpoint(listing.get_thing_images), "GET"),
+        _route("/things/{id}/categories", endpoint(listing.get_thing_categories), "GET"),
         _route("/files/{id}", endpoint(api.get_file)),
         _route("/files/{id}/download", endpoint(api.download_file)),
         _route("/files/{id}/finalize", endpoint(uploads.finalize_upload), "POST"),

@@ -74,7 +74,14 @@ async def context(request: Request) -> Response:
     session = await current_session(request)
     thing_id = _thing_id(request)
     app = context_of(request)
-    thing, files, me = await _thing_and_files(app, session, thing_id, with_me=True)
+    # Read beside the rest (no extra round trip); only a remix offer uses it, as its default.
+    categories = asyncio.ensure_future(app.reads.categories(session, thing_id))
+    try:
+        thing, files, me = await _thing_and_files(app, session, thing_id, with_me=True)
+    except BaseException:
+        categories.cancel()
+        await asyncio.gather(categories, return_exceptions=True)
+        raise
     choice = choose_actions(thing, session.user_id)
     creator = thing.get("creator") if isinstance(thing.get("creator"), dict) else {}
     name = str(thing.get("name") or f"Thing {thing_id}")
@@ -93,8 +100,13 @@ async def context(request: Request) -> Response:
         "files": [{"id": f["id"], "name": f["name"], "size": f.get("size")}
                   for f in _model_files(files, sorted(extensions))],
     }
+    try:
+        parent_categories = await categories
+    except ThingiverseError as exc:  # the form falls back to "Other"
+        log.info("categories of thing %s unread: %s", thing_id, exc)
+        parent_categories = []
     if Action.REMIX in choice.actions:
-        body["remix"] = remix_offer(thing, name)
+        body["remix"] = remix_offer(thing, name, parent_categories)
     return JSONResponse(body)
 
 

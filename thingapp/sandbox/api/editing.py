@@ -129,6 +129,7 @@ async def create_thing(request: Request, context: SandboxContext, grant: Grant) 
     )
     thing["is_remix"] = fields.get("is_remix", False)
     world.things[thing_id] = thing
+    world.categories[thing_id] = fields["category"]
     world.ancestor_ids[thing_id] = fields.get("ancestors", [])
     return JSONResponse(render_thing(world, thing_id))
 
@@ -140,6 +141,8 @@ async def update_thing(request: Request, context: SandboxContext, grant: Grant) 
     check_owner(world, thing_id, grant)
     fields = check_thing_fields(await json_body(request), world, creating=False, thing_id=thing_id)
     _apply(world.things[thing_id], fields, context.config.public_url)
+    if "category" in fields:
+        world.categories[thing_id] = fields["category"]
     if "ancestors" in fields:
         world.ancestor_ids[thing_id] = fields["ancestors"]
     return JSONResponse(render_thing(world, thing_id))

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from thingapp.sandbox.api.endpoints import ancestor_summaries, not_found, thing_id_param
 from thingapp.sandbox.api.paging import paged_response
 from thingapp.sandbox.context import SandboxContext
-from thingapp.sandbox.world.objects import thing_summary
+from thingapp.sandbox.world.objects import category_object, thing_summary
 from thingapp.sandbox.world.state import Grant
 
 
@@ -25,6 +25,14 @@ async def get_thing_images(request: Request, context: SandboxContext, grant: Gra
     """GET /things/{id}/images: summaries of the Thing's images, in id order."""
     images = context.world.images_of(thing_id_param(request, context))
     return JSONResponse([stored.data for stored in images])
+
+
+async def get_thing_categories(request: Request, context: SandboxContext,
+                               grant: Grant) -> Response:
+    """GET /things/{id}/categories: the categories the Thing is in (one, here)."""
+    thing_id = thing_id_param(request, context)
+    name = context.world.categories.get(thing_id, "Other")
+    return JSONResponse([category_object(name, context.config.public_url)])
 
 
 async def get_ancestors(request: Request, context: SandboxContext, grant: Grant) -> Response:

@@ -295,6 +295,15 @@ def file_object(
     }
 
 
+def category_object(name: str, public_url: str) -> JsonObject:
+    """A category a Thing is in (`category_schema.yaml`)."""
+    slug = "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-")
+    slug = "-".join(part for part in slug.split("-") if part)
+    return {"id": sum(map(ord, name)), "name": name, "url": f"{public_url}/categories/{slug}",
+            "count": 1000 + len(name), "slug": slug,
+            "things_url": f"{public_url}/categories/{slug}/things"}
+
+
 def image_summary(*, image_id: int, name: str, date: str, public_url: str) -> JsonObject:
     """An image of a Thing (`image_summary_schema.yaml`), served by storage."""
     url = f"{public_url}/storage/images/{image_id}/{quote(name)}"

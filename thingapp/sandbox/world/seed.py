@@ -65,6 +65,7 @@ class ThingSeed:
     files: tuple[FileSeed, ...]
     # Legacy records predate the field; Thing 2004 must come back without it.
     has_allows_derivatives: bool = True
+    category: str = "Other"
 
 
 def _cable_clip() -> trimesh.Trimesh:
@@ -86,6 +87,7 @@ THINGS: tuple[ThingSeed, ...] = (
         "A 20 mm calibration cube. Measure each side after printing and adjust your steps/mm.",
         ("calibration", "cube"), "2021-04-09T12:57:28+00:00",
         (FileSeed(3001, "calibration_cube.stl", lambda: fc.stl_bytes(fc.box(20, 20, 20))),),
+        category="3D Printing",
     ),
     ThingSeed(
         2002, "Cable Clip", 1003, LICENSES["cc-sa"],
@@ -101,12 +103,14 @@ THINGS: tuple[ThingSeed, ...] = (
                  "2. Press the cable into the slot until it clicks."],
             )),
         ),
+        category="Household",
     ),
     ThingSeed(
         2003, "Desk Organizer", 1003, LICENSES["cc-nd"],
         "A three-compartment desk organizer for pens, rulers and a phone.",
         ("desk", "organizer"), "2022-05-02T19:11:05+00:00",
         (FileSeed(3005, "desk_organizer.stl", lambda: fc.stl_bytes(fc.box(120, 80, 60))),),
+        category="Household",
     ),
     ThingSeed(
         2004, "Vintage Bracket", 1003, ALL_RIGHTS_RESERVED,
@@ -121,6 +125,7 @@ THINGS: tuple[ThingSeed, ...] = (
         ("box", "hinge", "print_in_place"), "2023-02-14T10:00:00+00:00",
         (FileSeed(3007, "hinge_box.3mf",
                   lambda: fc.threemf_bytes(fc.box(50, 40, 30), "Hinge Box")),),
+        category="Toys & Games",
     ),
 )
 
@@ -145,7 +150,8 @@ def build_world(public_url: str) -> World:
             files[file_seed.id] = StoredFile(thing.id, data, content)
         things[thing.id] = _thing_object(thing, user_summary(users[thing.creator_id]),
                                          public_url, index)
-    return World(users=users, things=things, files=files)
+    return World(users=users, things=things, files=files,
+                 categories={thing.id: thing.category for thing in THINGS})
 
 
 def _user_object(seed: UserSeed, public_url: str) -> JsonObject:

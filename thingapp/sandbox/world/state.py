@@ -106,6 +106,7 @@ class World:
     # A Thing's images (image files finalized onto it), by image id: (thing id, summary, bytes).
     images: dict[int, StoredFile] = field(default_factory=dict)
     corrupt_uploads: int = 0  # the next N finalized files get a hash that does not match
+    categories: dict[int, str] = field(default_factory=dict)  # a Thing's category ("Other": none)
     blobs: BlobStore = field(default_factory=BlobStore)
     # Signs storage upload policies, as an AWS secret key would.
     upload_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32))
@@ -183,6 +184,7 @@ class World:
         """Remove a Thing with its files, pending uploads and their bytes."""
         del self.things[thing_id]
         self.ancestor_ids.pop(thing_id, None)
+        self.categories.pop(thing_id, None)
         for kept in (self.files, self.images):
             for file_id in [i for i, f in kept.items() if f.thing_id == thing_id]:
                 content = kept.pop(file_id).content
