@@ -191,6 +191,7 @@ function render(view) {
   }
   $('publish-now').hidden = !(view.status === 'done' && result.thing_id && !result.published);
   $('again').hidden = !finished;
+  $('again').textContent = view.status === 'failed' ? 'Try again' : 'Make another file';
 }
 
 // Stop following a job (signing out): the job itself goes on on the server.

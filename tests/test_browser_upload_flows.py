@@ -96,3 +96,21 @@ def test_a_remix_has_a_picture_and_tags_and_publishes_from_the_done_screen(flow_
     expect(frame.get_by_role("heading", name="Remix published")).to_be_visible()
     expect(frame.get_by_role("button", name="Publish now")).to_be_hidden()
     assert as_user(demo, "GET", f"/things/{remix_id}", 1002).json()["is_published"] == 1
+
+
+def test_a_copy_that_does_not_match_says_so_and_try_again_posts_it(flow_demo, page: Page):
+    demo, _ = flow_demo
+    httpx.post(f"{demo.sandbox_url}/sandbox/corrupt-uploads", json={"count": 1}
+               ).raise_for_status()
+    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
+    frame.get_by_label("Scale (%)").fill("140")
+    frame.get_by_role("button", name="Make the file and post it to this Thing").click()
+    expect(frame.get_by_role("heading", name="The file was not made")).to_be_visible(
+        timeout=20_000)
+    expect(frame.locator("#job-message")).to_have_text(
+        "Thingiverse's copy of calibration_cube_140pct.stl differs from the file sent (its MD5 "
+        "does not match). Please try again.")
+    expect(frame.locator("#job-result")).to_be_hidden()
+    frame.get_by_role("button", name="Try again").click()
+    frame.get_by_role("button", name="Make the file and post it to this Thing").click()
+    expect(frame.get_by_role("heading", name="Posted")).to_be_visible(timeout=20_000)
