@@ -51,12 +51,18 @@ def app_text(engine: Engine, selector: str) -> str:
 
 def wait_text(engine: Engine, selector: str, expected: str | re.Pattern[str],
               timeout: float = 15) -> str:
+    seen: list[str] = []
+
     def read() -> str | None:
         text = app_text(engine, selector)
+        seen.append(text)
         matches = (re.search(expected, text) if isinstance(expected, re.Pattern)
                    else text == expected)
         return text if matches else None
-    return wait_for(read, timeout, what=f"{selector} to read {expected!r}")
+    try:
+        return wait_for(read, timeout, what=f"{selector} to read {expected!r}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; it read {seen[-1:]!r}") from None
 
 
 def approve(engine: Engine, username: str, decision: str, in_frame: bool = False) -> None:
