@@ -197,7 +197,13 @@ function renderSignedIn(context, justSignedIn) {
   document.getElementById('thing-creator').textContent = thing.creator;
   document.getElementById('thing-license').textContent = thing.license;
   document.getElementById('thing-link').href = thing.url;
-  document.getElementById('reason').textContent = reason;
+  // Download alone: say what the user can do, not only what the licence forbids.
+  const onlyDownload = context.actions.length === 1 && context.actions[0].id === 'download';
+  const reasonLine = document.getElementById('reason');
+  reasonLine.textContent = onlyDownload
+    ? 'You can download a resized copy (the licence does not allow remixes).' : reason;
+  reasonLine.classList.toggle('plain', onlyDownload);
+  document.getElementById('actions-fieldset').hidden = onlyDownload;
   const resumeRunningJob = setUpMaker({context, call, thingId});
   show('signed-in');
   if (justSignedIn) { // after a reload, focus stays where the Thing page has it

@@ -18,8 +18,11 @@ function option(value, label) {
   return el;
 }
 
-function megabytes(size) {
-  return typeof size === 'number' ? ` (${(size / 1048576).toFixed(size < 1048576 ? 2 : 1)} MB)` : '';
+// 684 -> "684 B", 9500 -> "9.5 KB", 4100000 -> "4.1 MB".
+function humanSize(size) {
+  if (typeof size !== 'number') return '';
+  if (size < 1000) return ` (${size} B)`;
+  return size < 1e6 ? ` (${(size / 1e3).toFixed(1)} KB)` : ` (${(size / 1e6).toFixed(1)} MB)`;
 }
 
 const form = $('make');
@@ -32,8 +35,9 @@ function filesForTool(context) {
 }
 function showFiles(context) {
   const files = filesForTool(context);
-  $('file').replaceChildren(...files.map((f) => option(f.id, f.name + megabytes(f.size))));
+  $('file').replaceChildren(...files.map((f) => option(f.id, f.name + humanSize(f.size))));
   $('no-files').hidden = files.length > 0;
+  $('go').disabled = files.length === 0; // nothing to make a file from with this tool
 }
 const job = $('job');
 let pollTimer = null;
@@ -49,6 +53,9 @@ export function setUpMaker(options) {
   form.hidden = false;
 
   toolChanged(); // shows the files the chosen tool takes
+  // No model file for any tool: a sentence instead of a form that can do nothing.
+  form.hidden = context.files.length === 0;
+  $('no-model').hidden = context.files.length > 0;
 
   // The actions, default first and selected.
   $('actions').replaceChildren(...context.actions.map((action, index) => {
@@ -174,7 +181,9 @@ function render(view) {
   if (view.status === 'running' && view.percent != null && view.step !== 'upload') {
     progressText = ` ${view.percent} %`; // an upload says how much is sent in its own words
   }
-  $('job-message').textContent = view.message + progressText;
+  const text = view.message + progressText;
+  // A live region is read out on every change: write it only when the words change.
+  if ($('job-message').textContent !== text) $('job-message').textContent = text;
   const bar = $('job-progress');
   bar.hidden = view.status !== 'running';
   if (view.percent == null) bar.removeAttribute('value'); else bar.value = view.percent;

@@ -100,7 +100,8 @@ def test_the_callback_takes_the_token_out_of_its_own_url_before_anything_else(de
     frame = app_frame(page)
     frame.get_by_role("button", name="Connect Thingiverse").click()
     approve_in(frame, "remy_remix")
-    expect(frame.locator("#reason")).to_have_text("The licence does not allow derivatives.")
+    expect(frame.locator("#reason")).to_have_text(
+        "You can download a resized copy (the licence does not allow remixes).")
     assert len(seen) == 1
     bare = [url.endswith("/callback") and "#" not in url for url in seen[0]]
     assert bare == [True, True], "the callback page's URL still held its fragment"  # not shown

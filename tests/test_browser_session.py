@@ -192,7 +192,8 @@ def test_in_frame_sign_in_leaves_nothing_a_page_in_the_frame_can_use(demo, page)
     attacker.close()
 
     approve_in(frame, "remy_remix")
-    expect(frame.locator("#reason")).to_have_text("The licence does not allow derivatives.")
+    expect(frame.locator("#reason")).to_have_text(
+        "You can download a resized copy (the licence does not allow remixes).")
     expect(frame.locator("#thing-name")).to_be_focused()
     assert page.frames[1].evaluate("window.name") == ""
 

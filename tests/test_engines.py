@@ -121,7 +121,8 @@ def test_in_frame_sign_in_when_popups_are_not_allowed(engine, site):
     engine.click_app("#connect")
     approve(engine, "remy_remix", "Agree", in_frame=True)
     signed_in_as(engine, "remy_remix")
-    assert app_text(engine, "#reason") == "The licence does not allow derivatives."
+    assert app_text(engine, "#reason") == ("You can download a resized copy (the licence does not "
+                                           "allow remixes).")
     assert engine.popups() == 0
     assert engine.app("window.name") == ""
 
