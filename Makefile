@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install browser redis lint wheel-check clean
+.PHONY: demo test install browser redis lint wheel-check clean vendor
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ lint: install
 # The wheel as an operator installs it, served from outside the source tree.
 wheel-check: install
 	PYTHON=$(abspath $(BIN)/python) .ci/wheel-check
+
+# The 3D preview's three.js, from the npm registry at the version pinned in the script.
+vendor:
+	scripts/vendor-three
 
 clean:
 	rm -rf $(VENV) test-output .pytest_cache

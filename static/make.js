@@ -33,11 +33,45 @@ function filesForTool(context) {
   const suffix = (name) => name.slice(name.lastIndexOf('.')).toLowerCase();
   return context.files.filter((f) => tool && tool.extensions.includes(suffix(f.name)));
 }
+// The chosen model's size and health, then its 3D preview (three.js loads only now). A tool's
+// script hears of the size through a `thingapp:model` event on the form.
+let previewing = 0;
+
+async function showPreview() {
+  const fileId = $('file').value;
+  const shown = ++previewing;
+  $('preview').hidden = !fileId;
+  if (!fileId) return;
+  const name = $('file').selectedOptions[0].textContent;
+  const base = `/api/things/${current.thingId}/files/${encodeURIComponent(fileId)}/preview`;
+  $('model-size').textContent = 'Measuring the model…';
+  const info = await current.call('GET', base);
+  if (shown !== previewing) return; // another file was chosen meanwhile
+  if (info.status !== 200) {
+    $('model-size').textContent = info.body.error || 'The model could not be measured.';
+    return;
+  }
+  const size = info.body.size_mm.map((v) => Number(v.toFixed(1)));
+  const health = info.body.watertight ? 'watertight' : 'not watertight (it has holes or gaps)';
+  $('model-size').textContent = `Size ${size.join(' x ')} mm · ` +
+    `${info.body.triangles.toLocaleString('en')} triangles · ${health}`;
+  form.dispatchEvent(new CustomEvent('thingapp:model', {detail: info.body}));
+  const glb = await current.call('GET', `${base}.glb`, undefined, 'blob');
+  if (shown !== previewing || glb.status !== 200) return;
+  const canvas = $('preview-canvas');
+  canvas.setAttribute('aria-label', `3D preview of ${name}, ${size.join(' x ')} mm. Drag, or ` +
+                      'use the arrow keys, to turn it; scroll, or + and -, to zoom.');
+  const {showModel} = await import('./preview.js');
+  await showModel(canvas, await glb.body.arrayBuffer());
+}
+$('file').addEventListener('change', showPreview);
+
 function showFiles(context) {
   const files = filesForTool(context);
   $('file').replaceChildren(...files.map((f) => option(f.id, f.name + humanSize(f.size))));
   $('no-files').hidden = files.length > 0;
   $('go').disabled = files.length === 0; // nothing to make a file from with this tool
+  showPreview();
 }
 const job = $('job');
 let pollTimer = null;

@@ -28,6 +28,7 @@ from starlette.templating import Jinja2Templates
 
 from thingapp.file_hosts import FileHosts
 from thingapp.jobs import Jobs
+from thingapp.previews import Previews
 from thingapp.rate_limits import Limiter, RateLimits
 from thingapp.reads import CachedReads
 from thingapp.settings import Settings
@@ -127,7 +128,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
                 on_webhook=on_webhook, store=store, reads=reads,
                 signin=SignIn(settings, store, thingiverse), jobs=jobs,
                 launch_pages=launch_pages, limiter=limiter,
-                job_marks=JobMarks(settings.secret_key, settings.session_ttl))
+                job_marks=JobMarks(settings.secret_key, settings.session_ttl),
+                previews=Previews(thingiverse, workers, workdir / "previews", limits,
+                                  max_file_bytes))
             sweeper = asyncio.create_task(_sweep_every(store, jobs, limiter, SWEEP_EVERY))
             try:
                 yield
@@ -162,6 +165,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         Route("/api/jobs/{job_id}", things_api.job_status),
         Route("/api/jobs/{job_id}/file", things_api.job_file),
         Route("/api/jobs/{job_id}/publish", things_api.publish_remix, methods=["POST"]),
+        Route("/api/things/{thing_id}/files/{file_id}/preview", things_api.model_preview),
+        Route("/api/things/{thing_id}/files/{file_id}/preview.glb",
+              things_api.model_preview_glb),
         # Thingiverse's events.
         Route("/webhooks/{secret}", webhooks_api.webhook, methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("thingapp", "static")]), name="static"),

@@ -43,12 +43,14 @@ class PreviewMaker:
 
     def run(self, source: SourceFile, options: Any, workdir: Path) -> list[ProducedFile]:
         mesh = load_mesh(source.path, source.limits)
+        mesh.merge_vertices()  # STL repeats each corner per triangle: join them to judge health
         info = model_info(mesh)
         if len(mesh.faces) > MAX_PREVIEW_FACES:
             mesh = mesh.simplify_quadric_decimation(face_count=MAX_PREVIEW_FACES)
         info["preview_triangles"] = int(len(mesh.faces))
-        glb = workdir / GLB
-        glb.write_bytes(mesh.export(file_type="glb"))
+        glb, data = workdir / GLB, mesh.export(file_type="glb")
+        assert isinstance(data, bytes)
+        glb.write_bytes(data)
         (workdir / INFO).write_text(json.dumps(info))
         return [ProducedFile(glb, GLB, ""), ProducedFile(workdir / INFO, INFO, "")]
 
@@ -60,10 +62,18 @@ class Previews:
         self.limits, self.max_file_bytes = limits, max_file_bytes
         self._making: dict[str, asyncio.Lock] = {}  # one making per file in this process
 
+    @staticmethod
+    def _key(file: dict[str, Any]) -> str:
+        return f"{int(file['id'])}-{int(file.get('size') or 0)}"
+
+    def ready(self, file: dict[str, Any]) -> bool:
+        """Whether this file's preview is made already (asking for it costs nothing)."""
+        return (self.folder / self._key(file) / INFO).is_file()
+
     async def folder_of(self, token: str, thing: dict[str, Any], file: dict[str, Any]) -> Path:
         """The folder holding `info.json` and `preview.glb` of one of the Thing's files, made
         now if needed. Raises what a job's download and tool would (sentences for the user)."""
-        key = f"{int(file['id'])}-{int(file.get('size') or 0)}"
+        key = self._key(file)
         done = self.folder / key
         lock = self._making.setdefault(key, asyncio.Lock())
         async with lock:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
 from thingapp.jobs import Jobs
+from thingapp.previews import Previews
 from thingapp.rate_limits import Limiter
 from thingapp.reads import CachedReads
 from thingapp.settings import Settings
@@ -38,6 +39,7 @@ class AppContext:
     launch_pages: LaunchPages
     limiter: Limiter
     job_marks: JobMarks
+    previews: Previews
 
     def tool(self, tool_id: str | None = None) -> Tool | None:
         """The tool named `tool_id`, the default one for None, or None if there is no such."""

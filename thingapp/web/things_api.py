@@ -15,6 +15,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from thingapp.actions import Action, choose_actions
 from thingapp.failures import job_failure_sentence, upstream_failure
 from thingapp.jobs import JobFailed, JobRequest
+from thingapp.previews import GLB as PREVIEW_GLB
+from thingapp.previews import INFO as PREVIEW_INFO
 from thingapp.rate_limits import LimitExceeded
 from thingapp.remix import RemixInvalid, parse_remix, remix_offer
 from thingapp.store import SessionRecord
@@ -26,6 +28,7 @@ from thingapp.web.context import AppContext, context_of, current_session
 from thingapp.web.cookies import JobMark
 from thingapp.web.errors import UpstreamFailed
 from thingapp.web.jsonbody import BadRequest, read_json
+from thingapp.workers import WorkerLimitHit
 
 log = logging.getLogger("thingapp.things")
 RUNNING_RETRY_AFTER = 10  # seconds: a small job is done by then
@@ -186,6 +189,55 @@ async def latest_job(request: Request) -> Response:
     jobs = context_of(request).jobs
     job = await jobs.latest(session.user_id, _thing_id(request))
     return JSONResponse({"job": jobs.view(job) if job else None})
+
+
+async def _model_file(request: Request) -> tuple[AppContext, SessionRecord, dict[str, Any],
+                                                dict[str, Any]]:
+    """The session, the Thing and the model file a preview request names (one the user can
+    read, of a kind some tool takes, within the size limit)."""
+    session = await current_session(request)
+    app = context_of(request)
+    thing_id = parse_thing_ref(str(request.path_params["thing_id"]))
+    if thing_id is None:
+        raise BadRequest("thing_id must be a Thing number.")
+    thing, files = await _thing_and_files(app, session, thing_id)
+    extensions = sorted({ext for tool in app.tools.values() for ext in tool.extensions})
+    file_id = request.path_params["file_id"]
+    chosen = next((f for f in _model_files(files, extensions) if str(f["id"]) == file_id), None)
+    if chosen is None:
+        raise BadRequest("Choose one of this Thing's model files.")
+    size = chosen.get("size")
+    if isinstance(size, int) and size > app.jobs.max_file_bytes:
+        raise BadRequest(f"{chosen['name']} is larger than the "
+                         f"{app.jobs.max_file_bytes // (1024 * 1024)} MB this app accepts.")
+    return app, session, thing, chosen
+
+
+async def _preview_folder(request: Request) -> Path:
+    app, session, thing, file = await _model_file(request)
+    if not app.previews.ready(file):  # making one costs a download and a worker: counted
+        await app.limiter.hit(app.limiter.jobs, "previews", session.user_id)
+    try:
+        return await app.previews.folder_of(session.token, thing, file)
+    except ToolInputError as exc:
+        raise BadRequest(str(exc)) from exc
+    except WorkerLimitHit as exc:
+        raise BadRequest(str(exc), 413) from exc
+    except ThingiverseError as exc:
+        raise UpstreamFailed(502, job_failure_sentence(exc)) from exc
+
+
+async def model_preview(request: Request) -> Response:
+    """`GET /api/things/{thing_id}/files/{file_id}/preview`: the model's size in mm, triangle
+    count and health (made once per file in a worker, then kept)."""
+    folder = await _preview_folder(request)
+    return Response((folder / PREVIEW_INFO).read_bytes(), media_type="application/json")
+
+
+async def model_preview_glb(request: Request) -> Response:
+    """`GET .../preview.glb`: a compact copy of the model for the 3D preview."""
+    folder = await _preview_folder(request)
+    return FileResponse(folder / PREVIEW_GLB, media_type="model/gltf-binary")
 
 
 async def publish_remix(request: Request) -> Response:

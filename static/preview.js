@@ -1,0 +1,100 @@
+// The 3D preview: the chosen model (a compact GLB the app's server made) in a canvas you can
+// turn and zoom with the mouse, a finger or the keyboard. three.js is loaded only now, after
+// sign-in, so the signed-out launch page stays small.
+
+let three = null; // {THREE, OrbitControls, GLTFLoader}, once loaded
+let view = null; // {renderer, scene, camera, controls, model}
+
+async function load() {
+  if (!three) {
+    const [THREE, {OrbitControls}, {GLTFLoader}] = await Promise.all([
+      import('./vendor/three/three.module.js'),
+      import('./vendor/three/OrbitControls.js'),
+      import('./vendor/three/GLTFLoader.js'),
+    ]);
+    three = {THREE, OrbitControls, GLTFLoader};
+  }
+  return three;
+}
+
+function setUp(canvas) {
+  const {THREE, OrbitControls} = three;
+  const renderer = new THREE.WebGLRenderer({canvas, antialias: true, preserveDrawingBuffer: true});
+  renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
+  const scene = new THREE.Scene();
+  scene.background = new THREE.Color(0xf6f8fb);
+  scene.add(new THREE.HemisphereLight(0xffffff, 0x8899aa, 1.2));
+  const sun = new THREE.DirectionalLight(0xffffff, 1.6);
+  sun.position.set(-1, -1.5, 2);
+  scene.add(sun);
+  const camera = new THREE.PerspectiveCamera(35, 1, 0.1, 100000);
+  camera.up.set(0, 0, 1); // models are Z-up
+  const controls = new OrbitControls(camera, canvas);
+  controls.addEventListener('change', draw);
+  canvas.addEventListener('keydown', (event) => turnOrZoom(event));
+  view = {renderer, scene, camera, controls, model: null};
+}
+
+// The keyboard: arrow keys turn the model, + and - zoom.
+const STEP = Math.PI / 24;
+function turnOrZoom(event) {
+  const {THREE} = three;
+  const {camera, controls} = view;
+  const offset = camera.position.clone().sub(controls.target);
+  const spherical = new THREE.Spherical().setFromVector3(
+    offset.clone().applyQuaternion(new THREE.Quaternion().setFromUnitVectors(
+      camera.up, new THREE.Vector3(0, 1, 0))));
+  const turns = {ArrowLeft: [0, -STEP], ArrowRight: [0, STEP], ArrowUp: [-STEP, 0],
+                 ArrowDown: [STEP, 0]};
+  if (event.key in turns) {
+    spherical.phi = Math.min(Math.PI - 0.01, Math.max(0.01, spherical.phi + turns[event.key][0]));
+    spherical.theta += turns[event.key][1];
+  } else if (event.key === '+' || event.key === '=' || event.key === '-') {
+    spherical.radius *= event.key === '-' ? 1.15 : 1 / 1.15;
+  } else {
+    return;
+  }
+  event.preventDefault();
+  offset.setFromSpherical(spherical).applyQuaternion(new THREE.Quaternion().setFromUnitVectors(
+    new THREE.Vector3(0, 1, 0), camera.up));
+  camera.position.copy(controls.target).add(offset);
+  controls.update();
+}
+
+function draw() {
+  if (!view) return;
+  const {renderer, scene, camera} = view;
+  const canvas = renderer.domElement;
+  const width = canvas.clientWidth, height = canvas.clientHeight;
+  if (canvas.width !== Math.floor(width * renderer.getPixelRatio())) {
+    renderer.setSize(width, height, false);
+    camera.aspect = width / height;
+    camera.updateProjectionMatrix();
+  }
+  renderer.render(scene, camera);
+}
+
+// Show the model in `glb` (an ArrayBuffer) in `canvas`; resolves once a frame is drawn.
+export async function showModel(canvas, glb) {
+  await load();
+  if (!view || view.renderer.domElement !== canvas) setUp(canvas);
+  const {THREE, GLTFLoader} = three;
+  const gltf = await new GLTFLoader().parseAsync(glb, '');
+  if (view.model) view.scene.remove(view.model);
+  const model = gltf.scene;
+  model.traverse((part) => {
+    if (part.isMesh) part.material = new THREE.MeshStandardMaterial({color: 0x2f7ee0, roughness: 0.6});
+  });
+  view.scene.add(model);
+  view.model = model;
+  const box = new THREE.Box3().setFromObject(model);
+  const centre = box.getCenter(new THREE.Vector3());
+  const radius = box.getSize(new THREE.Vector3()).length() / 2 || 1;
+  view.controls.target.copy(centre);
+  view.camera.position.copy(centre).add(new THREE.Vector3(radius * 1.6, -radius * 2.2, radius * 1.4));
+  view.camera.near = radius / 100;
+  view.camera.far = radius * 100;
+  view.camera.updateProjectionMatrix();
+  view.controls.update();
+  draw();
+}

@@ -1,0 +1,44 @@
+"""End to end in Chromium: the chosen model's size and health, the result's size as the user
+types, and the 3D preview drawn in the frame."""
+
+from __future__ import annotations
+
+import io
+
+import PIL.Image
+import pytest
+from live import sign_in_with_popup
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_model_is_measured_previewed_and_the_result_follows_the_scale(demo, page):
+    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
+    expect(frame.locator("#model-size")).to_have_text(
+        "Size 20 x 20 x 20 mm · 12 triangles · watertight", timeout=15_000)
+    result = frame.locator("#scale-result")
+    expect(result).to_have_text("The result: 30 x 30 x 30 mm")  # the default 150 %
+    frame.get_by_label("Scale (%)").fill("50")
+    expect(result).to_have_text("The result: 10 x 10 x 10 mm")
+    frame.get_by_label("Largest side in mm").check()
+    frame.get_by_label("Largest side (mm)").fill("64")
+    expect(result).to_have_text("The result: 64 x 64 x 64 mm")
+    frame.get_by_label("Inches to mm").check()
+    expect(result).to_have_text("The result: 508 x 508 x 508 mm")
+
+    canvas = frame.locator("#preview-canvas")
+    expect(canvas).to_have_attribute("aria-label", "3D preview of calibration_cube.stl (684 B), "
+                                     "20 x 20 x 20 mm. Drag, or use the arrow keys, to turn it; "
+                                     "scroll, or + and -, to zoom.")
+    box = canvas.bounding_box()
+    assert box and box["width"] >= 150 and box["height"] >= 150
+    page.wait_for_timeout(500)  # the model is drawn once three.js has loaded
+    before = PIL.Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
+    colours = before.getcolors(maxcolors=1_000_000) or []
+    assert len(colours) > 20, "the preview is one flat colour: nothing was drawn"
+    canvas.focus()
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("-")
+    after = PIL.Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
+    assert after.tobytes() != before.tobytes(), "the keyboard did not turn it"
