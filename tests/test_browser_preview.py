@@ -7,6 +7,7 @@ import io
 
 import PIL.Image
 import pytest
+import trimesh
 from live import sign_in_with_popup
 from playwright.sync_api import expect
 
@@ -42,3 +43,21 @@ def test_the_model_is_measured_previewed_and_the_result_follows_the_scale(demo, 
     page.keyboard.press("-")
     after = PIL.Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
     assert after.tobytes() != before.tobytes(), "the keyboard did not turn it"
+
+
+def test_fit_to_bed_makes_a_model_that_fits_the_bed(demo, page):
+    frame = sign_in_with_popup(page, demo.sandbox_url, 2003, "remy_remix")
+    expect(frame.locator("#model-size")).to_contain_text("Size 120 x 80 x 60 mm", timeout=15_000)
+    frame.get_by_label("Printer bed").select_option(label="Prusa MK4 (250 x 210 x 220 mm)")
+    frame.get_by_label("Inches to mm").check()
+    expect(frame.locator("#bed-warning")).to_have_text(
+        "The result (3048 x 2032 x 1524 mm) is larger than the bed (250 x 210 x 220 mm) and "
+        "will not fit: Fit to bed scales it down to fit.")
+    frame.get_by_role("button", name="Fit to bed").click()
+    expect(frame.get_by_label("Scale (%)")).to_have_value("208.33")
+    expect(frame.locator("#bed-warning")).to_have_text("")
+    with page.expect_download() as download_info:
+        frame.get_by_role("button", name="Make the file and download it").click()
+    mesh = trimesh.load(download_info.value.path(), file_type="stl")
+    assert all(v <= bed + 1e-6 for v, bed in zip(mesh.extents, (250, 210, 220), strict=True))
+    assert max(mesh.extents) == pytest.approx(120 * 2.0833, rel=1e-3)

@@ -26,11 +26,50 @@ function factor() {
   return mode === 'percent' ? number / 100 : number / Math.max(...modelSize);
 }
 
+const bed = fieldset.querySelector('#bed');
+const customBed = fieldset.querySelector('#bed-custom');
+const warning = fieldset.querySelector('#bed-warning');
+const BED_KEY = 'thingapp.bed';
+const mm = (values) => values.map((v) => Number(v.toFixed(1))).join(' x ');
+
+// The bed chosen is remembered for the session, where the browser lets the frame keep it.
+try {
+  const kept = sessionStorage.getItem(BED_KEY);
+  if (kept && [...bed.options].some((o) => o.value === kept)) bed.value = kept;
+} catch {
+  // storage blocked in this frame: the first preset it is
+}
+
+function bedSize() {
+  if (bed.value !== 'custom') return bed.value.split('x').map(Number);
+  return ['#bed-x', '#bed-y', '#bed-z'].map((id) => Number(fieldset.querySelector(id).value));
+}
+
 function showResult() {
   const scale = modelSize ? factor() : null;
-  result.textContent = scale
-    ? `The result: ${modelSize.map((v) => Number((v * scale).toFixed(1))).join(' x ')} mm` : '';
+  const size = scale ? modelSize.map((v) => v * scale) : null;
+  result.textContent = size ? `The result: ${mm(size)} mm` : '';
+  const limits = bedSize();
+  const fits = !size || size.every((v, axis) => v <= limits[axis] + 1e-6);
+  warning.textContent = fits ? '' : `The result (${mm(size)} mm) is larger than the bed ` +
+    `(${mm(limits)} mm) and will not fit: Fit to bed scales it down to fit.`;
 }
+
+bed.addEventListener('change', () => {
+  customBed.hidden = bed.value !== 'custom';
+  try { sessionStorage.setItem(BED_KEY, bed.value); } catch { /* memory only */ }
+  showResult();
+});
+
+// Fit to bed: the largest scale (in percent, rounded down) that keeps every side on the bed.
+fieldset.querySelector('#fit-bed').addEventListener('click', () => {
+  if (!modelSize) return;
+  const limits = bedSize();
+  const scale = Math.min(...modelSize.map((v, axis) => limits[axis] / v));
+  fieldset.querySelector('input[name=mode][value=percent]').click();
+  value.value = String(Math.floor(scale * 10000) / 100);
+  showResult();
+});
 
 fieldset.closest('form').addEventListener('thingapp:model', (event) => {
   modelSize = event.detail.size_mm;
