@@ -146,6 +146,19 @@ function toolOptions(fieldset) {
   return options;
 }
 
+// A refused option: the field at fault is marked, described by the message, and focused.
+function markInvalid(fieldset, name) {
+  for (const el of form.querySelectorAll('[aria-invalid]')) {
+    el.removeAttribute('aria-invalid');
+    el.removeAttribute('aria-describedby');
+  }
+  const field = name && fieldset.querySelector(`[name="${CSS.escape(name)}"]`);
+  if (!field) return;
+  field.setAttribute('aria-invalid', 'true');
+  field.setAttribute('aria-describedby', 'form-error');
+  field.focus();
+}
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   $('form-error').textContent = '';
@@ -165,8 +178,10 @@ form.addEventListener('submit', async (event) => {
   $('go').disabled = false;
   if (r.status !== 202) {
     $('form-error').textContent = r.body.error || 'The file could not be made.';
+    markInvalid(fieldset, r.body.field);
     return;
   }
+  markInvalid(fieldset, null);
   follow(r.body.job_id);
 });
 

@@ -61,3 +61,15 @@ def test_fit_to_bed_makes_a_model_that_fits_the_bed(demo, page):
     mesh = trimesh.load(download_info.value.path(), file_type="stl")
     assert all(v <= bed + 1e-6 for v, bed in zip(mesh.extents, (250, 210, 220), strict=True))
     assert max(mesh.extents) == pytest.approx(120 * 2.0833, rel=1e-3)
+
+
+def test_a_refused_option_marks_its_field_and_takes_focus(demo, page):
+    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
+    value = frame.get_by_label("Scale (%)")
+    value.fill("0")
+    frame.get_by_role("button", name="Make the file and post it to this Thing").click()
+    expect(frame.locator("#form-error")).to_have_text(
+        "The scale must be above 0 % and at most 10,000 %.")
+    expect(value).to_have_attribute("aria-invalid", "true")
+    expect(value).to_have_attribute("aria-describedby", "form-error")
+    expect(value).to_be_focused()

@@ -16,7 +16,13 @@ from typing import Any, Protocol
 
 
 class ToolInputError(Exception):
-    """The user's file or options can't be used; `str(exc)` is a sentence for them."""
+    """The user's file or options can't be used; `str(exc)` is a sentence for them. `field`
+    names the form control at fault (its `name`), when one is: the page marks it and moves
+    focus there."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 DEFAULT_MAX_TRIANGLES = 5_000_000

@@ -153,7 +153,9 @@ async def start_job(request: Request) -> Response:
     try:
         options = tool.parse_options(body.get("options", {}))
         remix = parse_remix(body.get("remix"), thing) if action is Action.REMIX else None
-    except (ToolInputError, RemixInvalid) as exc:
+    except ToolInputError as exc:
+        return JSONResponse({"error": str(exc), "field": exc.field}, status_code=400)
+    except RemixInvalid as exc:
         raise BadRequest(str(exc)) from exc
     limiter = app.limiter
     if await app.jobs.running(session.user_id) >= limiter.limits.running_jobs:

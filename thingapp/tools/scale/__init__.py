@@ -49,9 +49,9 @@ def _number(raw: object, what: str) -> float:
     try:
         value = float(str(raw).strip())
     except ValueError:
-        raise ToolInputError(f"The {what} must be a number.") from None
+        raise ToolInputError(f"The {what} must be a number.", "value") from None
     if not math.isfinite(value):
-        raise ToolInputError(f"The {what} must be a number.")
+        raise ToolInputError(f"The {what} must be a number.", "value")
     return value
 
 
@@ -83,13 +83,14 @@ class ScaleTool:
             value = _number(raw.get("value", ""), "scale")
             if not 0 < value <= MAX_PERCENT:
                 raise ToolInputError(
-                    f"The scale must be above 0 % and at most {MAX_PERCENT:,.0f} %.")
+                    f"The scale must be above 0 % and at most {MAX_PERCENT:,.0f} %.", "value")
             return ScaleOptions("percent", value, output)
         if mode == "target":
             value = _number(raw.get("value", ""), "target size")
             if not 0 < value <= MAX_TARGET_MM:
                 raise ToolInputError(
-                    f"The target size must be above 0 mm and at most {MAX_TARGET_MM:,.0f} mm.")
+                    f"The target size must be above 0 mm and at most {MAX_TARGET_MM:,.0f} mm.",
+                    "value")
             return ScaleOptions("target", value, output)
         raise ToolInputError("Choose a scale in percent, a target size, or inches to millimetres.")
 
