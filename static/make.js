@@ -59,12 +59,38 @@ async function showPreview() {
   const glb = await current.call('GET', `${base}.glb`, undefined, 'blob');
   if (shown !== previewing || glb.status !== 200) return;
   const canvas = $('preview-canvas');
-  canvas.setAttribute('aria-label', `3D preview of ${name}, ${size.join(' x ')} mm. Drag, or ` +
-                      'use the arrow keys, to turn it; scroll, or + and -, to zoom.');
   const {showModel} = await import('./preview.js');
   await showModel(canvas, await glb.body.arrayBuffer());
+  modelName = `${name}, ${size.join(' x ')} mm`;
+  reframe();
 }
 $('file').addEventListener('change', showPreview);
+
+// Before or after: the model as it is, or the tool's result (a tool's script tells its scale
+// and the printer bed through a `thingapp:result` event), on that bed.
+let result = {scale: null, bed: null, size: null};
+let modelName = '';
+form.addEventListener('thingapp:result', (event) => {
+  result = event.detail;
+  reframe();
+});
+$('preview-toggle').addEventListener('click', () => {
+  const after = $('preview-toggle').getAttribute('aria-pressed') !== 'true';
+  $('preview-toggle').setAttribute('aria-pressed', String(after));
+  reframe();
+});
+
+async function reframe() {
+  const after = $('preview-toggle').getAttribute('aria-pressed') === 'true' && result.scale;
+  $('preview-toggle').hidden = !result.scale;
+  if (!modelName) return;
+  const {frame} = await import('./preview.js');
+  frame({scale: after ? result.scale : 1, bed: result.bed});
+  const what = after && result.size ? `the result, ${result.size} mm` : modelName;
+  const bed = result.bed ? ` on a ${result.bed.join(' x ')} mm bed` : '';
+  $('preview-canvas').setAttribute('aria-label', `3D preview of ${what}${bed}. Drag, or use ` +
+                                   'the arrow keys, to turn it; scroll, or + and -, to zoom.');
+}
 
 function showFiles(context) {
   const files = filesForTool(context);

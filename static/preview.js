@@ -3,7 +3,7 @@
 // sign-in, so the signed-out launch page stays small.
 
 let three = null; // {THREE, OrbitControls, GLTFLoader}, once loaded
-let view = null; // {renderer, scene, camera, controls, model}
+let view = null; // {renderer, scene, camera, controls, model, bed, shown}
 
 async function load() {
   if (!three) {
@@ -74,24 +74,55 @@ function draw() {
   renderer.render(scene, camera);
 }
 
-// Show the model in `glb` (an ArrayBuffer) in `canvas`; resolves once a frame is drawn.
+// Show the model in `glb` (an ArrayBuffer) in `canvas`; resolves once a frame is drawn. The
+// model stands on the origin: its footprint centred, its base at z = 0.
 export async function showModel(canvas, glb) {
   await load();
   if (!view || view.renderer.domElement !== canvas) setUp(canvas);
   const {THREE, GLTFLoader} = three;
   const gltf = await new GLTFLoader().parseAsync(glb, '');
   if (view.model) view.scene.remove(view.model);
-  const model = gltf.scene;
-  model.traverse((part) => {
+  const inner = gltf.scene;
+  inner.traverse((part) => {
     if (part.isMesh) part.material = new THREE.MeshStandardMaterial({color: 0x2f7ee0, roughness: 0.6});
   });
+  const box = new THREE.Box3().setFromObject(inner);
+  const centre = box.getCenter(new THREE.Vector3());
+  inner.position.set(-centre.x, -centre.y, -box.min.z);
+  const model = new THREE.Group();
+  model.add(inner);
   view.scene.add(model);
   view.model = model;
-  const box = new THREE.Box3().setFromObject(model);
-  const centre = box.getCenter(new THREE.Vector3());
-  const radius = box.getSize(new THREE.Vector3()).length() / 2 || 1;
+  frame(view.shown || {});
+}
+
+// Show the model at `scale` (the tool's result: 1 is the model as it is), on a printer bed of
+// `bed` millimetres (X, Y, Z) when given, so the size change shows against it.
+export function frame({scale = 1, bed = null} = {}) {
+  if (!view) return;
+  view.shown = {scale, bed};
+  if (!view.model) return;
+  const {THREE} = three;
+  view.model.scale.setScalar(scale);
+  if (view.bed) view.scene.remove(view.bed);
+  view.bed = null;
+  const all = new THREE.Box3().setFromObject(view.model);
+  if (bed) {
+    const [x, y, z] = bed;
+    const outline = new THREE.LineSegments(new THREE.EdgesGeometry(new THREE.BoxGeometry(x, y, z)),
+                                           new THREE.LineBasicMaterial({color: 0x767f8f}));
+    outline.position.set(0, 0, z / 2);
+    const plate = new THREE.Mesh(new THREE.PlaneGeometry(x, y),
+                                 new THREE.MeshBasicMaterial({color: 0xdde2ea}));
+    view.bed = new THREE.Group();
+    view.bed.add(outline, plate);
+    view.scene.add(view.bed);
+    all.union(new THREE.Box3(new THREE.Vector3(-x / 2, -y / 2, 0), new THREE.Vector3(x / 2, y / 2, z)));
+  }
+  const centre = all.getCenter(new THREE.Vector3());
+  const radius = all.getSize(new THREE.Vector3()).length() / 2 || 1;
   view.controls.target.copy(centre);
-  view.camera.position.copy(centre).add(new THREE.Vector3(radius * 1.6, -radius * 2.2, radius * 1.4));
+  view.camera.position.copy(centre).add(new THREE.Vector3(radius * 1.3, -radius * 1.8, radius * 1.1));
   view.camera.near = radius / 100;
   view.camera.far = radius * 100;
   view.camera.updateProjectionMatrix();

@@ -4,6 +4,7 @@ types, and the 3D preview drawn in the frame."""
 from __future__ import annotations
 
 import io
+import re
 
 import PIL.Image
 import pytest
@@ -30,8 +31,8 @@ def test_the_model_is_measured_previewed_and_the_result_follows_the_scale(demo, 
 
     canvas = frame.locator("#preview-canvas")
     expect(canvas).to_have_attribute("aria-label", "3D preview of calibration_cube.stl (684 B), "
-                                     "20 x 20 x 20 mm. Drag, or use the arrow keys, to turn it; "
-                                     "scroll, or + and -, to zoom.")
+                                     "20 x 20 x 20 mm on a 250 x 210 x 220 mm bed. Drag, or use "
+                                     "the arrow keys, to turn it; scroll, or + and -, to zoom.")
     box = canvas.bounding_box()
     assert box and box["width"] >= 150 and box["height"] >= 150
     page.wait_for_timeout(500)  # the model is drawn once three.js has loaded
@@ -41,8 +42,18 @@ def test_the_model_is_measured_previewed_and_the_result_follows_the_scale(demo, 
     canvas.focus()
     page.keyboard.press("ArrowLeft")
     page.keyboard.press("-")
-    after = PIL.Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
-    assert after.tobytes() != before.tobytes(), "the keyboard did not turn it"
+    turned = PIL.Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
+    assert turned.tobytes() != before.tobytes(), "the keyboard did not turn it"
+
+    # The result (inches to mm: 508 mm, larger than the bed) against the bed, and back.
+    frame.get_by_role("button", name="Show the result").click()
+    expect(frame.get_by_role("button", name="Show the result")).to_have_attribute(
+        "aria-pressed", "true")
+    expect(canvas).to_have_attribute("aria-label", re.compile(
+        r"^3D preview of the result, 508 x 508 x 508 mm on a 250 x 210 x 220 mm bed\."))
+    page.wait_for_timeout(300)
+    result = PIL.Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
+    assert result.tobytes() != turned.tobytes(), "the result looks like the model as it is"
 
 
 def test_fit_to_bed_makes_a_model_that_fits_the_bed(demo, page):

@@ -53,6 +53,9 @@ function showResult() {
   const fits = !size || size.every((v, axis) => v <= limits[axis] + 1e-6);
   warning.textContent = fits ? '' : `The result (${mm(size)} mm) is larger than the bed ` +
     `(${mm(limits)} mm) and will not fit: Fit to bed scales it down to fit.`;
+  // The page's 3D preview shows the result on this bed when asked to.
+  fieldset.closest('form').dispatchEvent(new CustomEvent('thingapp:result', {
+    detail: {scale, bed: limits, size: size ? mm(size) : null}}));
 }
 
 bed.addEventListener('change', () => {
