@@ -162,6 +162,7 @@ async function claim() {
   stopPolling();
   login = null;
   if (r.status === 200) {
+    performance.mark('thingapp-signed-in'); // the benchmark times the first preview from here
     keepSession(r.body.session_token);
     await loadContext({justSignedIn: true});
     offerToStaySignedIn();
