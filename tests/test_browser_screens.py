@@ -71,6 +71,14 @@ def test_a_file_size_reads_in_human_units(demo, page):
     expect(frame.locator("#file option").first).to_have_text("calibration_cube.stl (684 B)")
 
 
+def test_the_waiting_screen(demo, sized):
+    sized.goto(f"{demo.sandbox_url}/thing:2001")
+    with sized.expect_popup():
+        app_frame(sized).get_by_role("button", name="Connect Thingiverse").click()
+    expect(app_frame(sized).get_by_role("button", name="Start again")).to_be_visible()
+    check_screen(sized, "waiting")
+
+
 def test_the_done_and_error_screens(demo, sized):
     frame = sign_in_with_popup(sized, demo.sandbox_url, 2001, "mara_makes", decision="Deny")
     expect(frame.locator("#status")).to_have_text("You declined access.")
@@ -84,6 +92,41 @@ def test_the_done_and_error_screens(demo, sized):
         frame.get_by_role("button", name="Make the file and download it").click()
     expect(frame.get_by_role("heading", name="Your file is ready")).to_be_visible()
     check_screen(sized, "done-download")
+
+
+def test_the_post_remix_and_failure_screens(demo, sized):
+    frame = sign_in_with_popup(sized, demo.sandbox_url, 2001, "mara_makes")
+    frame.get_by_role("button", name="Make the file and post it to this Thing").click()
+    expect(frame.get_by_role("heading", name="Posted")).to_be_visible(timeout=20_000)
+    check_screen(sized, "done-post")
+    frame.get_by_role("button", name="Make another file").click()
+    frame.get_by_label("Scale (%)").fill("0")
+    frame.get_by_role("button", name="Make the file and post it to this Thing").click()
+    expect(frame.locator("#form-error")).not_to_be_empty()
+    check_screen(sized, "form-error")
+    frame.get_by_role("button", name="Sign out").click()
+    frame = sign_in_with_popup(sized, demo.sandbox_url, 2002, "remy_remix")
+    frame.get_by_role("button", name="Make the file and post a remix").click()
+    expect(frame.get_by_role("heading", name="Remix created")).to_be_visible(timeout=30_000)
+    check_screen(sized, "done-remix")
+    httpx.post(f"{demo.sandbox_url}/sandbox/corrupt-uploads", json={"count": 1}
+               ).raise_for_status()
+    frame.get_by_role("button", name="Make another file").click()
+    frame.get_by_role("button", name="Make the file and post a remix").click()
+    expect(frame.get_by_role("heading", name="The file was not made")).to_be_visible(
+        timeout=30_000)
+    check_screen(sized, "done-failed")
+
+
+def test_the_readme_picture_of_the_signed_in_screen(demo, page):
+    """The README's picture (docs/signed-in-600.png): copied from here when it changes on
+    purpose."""
+    page.set_viewport_size({"width": 600, "height": 1000})
+    frame = sign_in_with_popup(page, demo.sandbox_url, 2002, "remy_remix")
+    expect(frame.locator("#scale-result")).not_to_be_empty(timeout=15_000)
+    page.wait_for_timeout(500)  # the preview's first frame
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    app_frame(page).locator("html").screenshot(path=SCREENSHOTS.parent / "signed-in-600.png")
 
 
 def test_the_job_running_screen_and_its_live_region(demo, page: Page, faults_cleared):
