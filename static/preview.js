@@ -120,7 +120,10 @@ export function frame({scale = 1, bed = null} = {}) {
     view.bed = new THREE.Group();
     view.bed.add(outline, plate);
     view.scene.add(view.bed);
-    all.union(new THREE.Box3(new THREE.Vector3(-x / 2, -y / 2, 0), new THREE.Vector3(x / 2, y / 2, z)));
+    // The model as it is fills the view; the result is framed with the whole bed around it.
+    if (scale !== 1) {
+      all.union(new THREE.Box3(new THREE.Vector3(-x / 2, -y / 2, 0), new THREE.Vector3(x / 2, y / 2, z)));
+    }
   }
   const centre = all.getCenter(new THREE.Vector3());
   const radius = all.getSize(new THREE.Vector3()).length() / 2 || 1;
