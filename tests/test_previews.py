@@ -58,3 +58,14 @@ def test_a_file_that_is_not_a_model_gets_a_sentence(world):
     r = preview(world, token, OWNED_CC, file_id)
     assert r.status_code == 400 and r.json()["error"].endswith(".")
     assert "Traceback" not in r.text
+
+
+def test_the_viewer_travels_compressed_to_a_browser_that_takes_gzip(world):
+    path = "/static/vendor/three/three.core.js"
+    packed = world.client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert packed.status_code == 200 and packed.headers["content-encoding"] == "gzip"
+    assert packed.num_bytes_downloaded < len(packed.content) / 3  # httpx unpacked it
+    plain = world.client.get(path, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == packed.content
+    again = world.client.get(path, headers={"If-None-Match": plain.headers["etag"]})
+    assert again.status_code == 304  # and cached by the browser in between

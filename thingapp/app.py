@@ -22,6 +22,7 @@ from jinja2 import (
 )
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -170,7 +171,10 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
               things_api.model_preview_glb),
         # Thingiverse's events.
         Route("/webhooks/{secret}", webhooks_api.webhook, methods=["POST"]),
-        Mount("/static", StaticFiles(packages=[("thingapp", "static")]), name="static"),
+        # Compressed for browsers that take gzip: the 3D viewer is 2.3 MB of JavaScript, 0.46 MB
+        # gzipped (static files only: job downloads are not recompressed on the fly).
+        Mount("/static", app=GZipMiddleware(StaticFiles(packages=[("thingapp", "static")]),
+                                            minimum_size=1024), name="static"),
     ]
     return Starlette(
         routes=routes,
