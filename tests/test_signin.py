@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -19,6 +20,8 @@ from world import (
     SECRET_KEY,
     World,
 )
+
+from thingapp.store import open_store
 
 
 @pytest.mark.parametrize(("user", "thing", "actions", "reason"), [
@@ -228,7 +231,9 @@ def test_a_revoked_thingiverse_token_signs_the_user_out(world):
     world.callback(fragment)
     token = world.claim(login).json()["session_token"]
     world.sandbox.post("/sandbox/tokens/revoke", json={"access_token": fragment["access_token"]})
-    r = world.context(token, OWNED_CC)
+    # A Thing not read during the sign-in (that one is served from the minute's cache, as a
+    # repeat launch is), so the API is asked and refuses the token.
+    r = world.context(token, CC_SA)
     assert r.status_code == 401 and "connect again" in r.json()["error"]
     assert world.session_count() == 0
 
@@ -392,3 +397,38 @@ def test_the_callback_reports_upstream_and_own_time_apart(world):
     parts = dict(p.strip().split(";dur=") for p in r.headers["server-timing"].split(","))
     assert set(parts) == {"tokeninfo", "app"}
     assert float(parts["tokeninfo"]) > 0 and float(parts["app"]) > 0
+
+
+def upstream_reads(world: World, thing_id: int) -> int:
+    paths = {f"/things/{thing_id}", f"/things/{thing_id}/files",
+             f"/things/{thing_id}/categories"}
+    return sum(1 for e in world.sandbox.get("/sandbox/requests").json()
+               if e["method"] == "GET" and e["path"] in paths)
+
+
+def test_the_thing_is_read_beside_tokeninfo_so_the_page_needs_no_more_calls(world):
+    login = world.start_login(OWNED_CC)
+    assert world.callback(world.authorize(login, OWNER)).status_code == 200
+    token = world.claim(login).json()["session_token"]
+    read_during_sign_in = upstream_reads(world, OWNED_CC)
+    assert read_during_sign_in == 3  # the Thing, its files, its categories
+    assert world.context(token, OWNED_CC).status_code == 200
+    assert upstream_reads(world, OWNED_CC) == read_during_sign_in  # all from the sign-in
+
+
+def test_reads_made_with_a_token_of_another_app_are_never_kept(world):
+    login = world.start_login(OWNED_CC)
+    fragment = world.authorize(login, OWNER)
+    fragment["access_token"] = world.mint_token(OWNER, client_id="other-app")
+    assert world.callback(fragment).json()["reason"] == "wrong_audience"
+    time.sleep(0.3)  # anything kept in the background would be there by now
+
+    async def cached() -> list[str | None]:
+        store = open_store(world.settings.store_url)
+        try:
+            return [await store.cache_get(key) for key in (
+                f"thing:{OWNER}:{OWNED_CC}", f"files:{OWNER}:{OWNED_CC}",
+                f"categories:{OWNED_CC}", f"me:{OWNER}")]
+        finally:
+            await store.close()
+    assert asyncio.run(cached()) == [None, None, None, None]

@@ -127,7 +127,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
             app.state.context = AppContext(
                 settings=settings, templates=templates, tools={t.id: t for t in tools},
                 on_webhook=on_webhook, store=store, reads=reads,
-                signin=SignIn(settings, store, thingiverse), jobs=jobs,
+                signin=SignIn(settings, store, thingiverse, beside=reads.start_thing_reads),
+                jobs=jobs,
                 launch_pages=launch_pages, limiter=limiter,
                 job_marks=JobMarks(settings.secret_key, settings.session_ttl),
                 previews=Previews(thingiverse, workers, workdir / "previews", limits,

@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from thingapp.store import SessionRecord, Store
@@ -85,16 +85,45 @@ class CachedReads:
     def remember_me(self, user_id: str, me: asyncio.Task[dict[str, Any]]) -> None:
         """Keep a `/users/me` read started during sign-in, without waiting for it: showing the
         name then costs no call (and waits for this read if it is still under way)."""
-        key = f"me:{user_id}"
-        self._in_flight[key] = me
+        self._remember(f"me:{user_id}", me)
+
+    def start_thing_reads(self, token: str, thing_id: int) -> dict[str, asyncio.Task[Any]]:
+        """Start reading what a signed-in page of the Thing needs, with a token tokeninfo is
+        still checking: the Thing, its files and categories, each from what a prefetch or
+        another user already cached publicly when it is there. Nothing is cached here:
+        `remember_thing` does that once the token is vouched for."""
+        api = self.thingiverse
+        fetches: dict[str, tuple[str, Callable[[], Awaitable[Any]]]] = {
+            "thing": (f"thing:public:{thing_id}", lambda: api.get_thing(token, thing_id)),
+            "files": (f"files:public:{thing_id}", lambda: api.get_thing_files(token, thing_id)),
+            "categories": (f"categories:{thing_id}",
+                           lambda: api.get_thing_categories(token, thing_id))}
+
+        async def cached_or(key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
+            cached = await self.store.cache_get(key)
+            return json.loads(cached) if cached is not None else await fetch()
+        return {name: asyncio.create_task(cached_or(key, fetch))
+                for name, (key, fetch) in fetches.items()}
+
+    def remember_thing(self, user_id: str, thing_id: int,
+                       reads: Mapping[str, asyncio.Task[Any]]) -> None:
+        """Keep the Thing, files and categories reads started during sign-in (only once
+        tokeninfo vouched for the token), as `remember_me` keeps the user's."""
+        keys = {"thing": f"thing:{user_id}:{thing_id}", "files": f"files:{user_id}:{thing_id}",
+                "categories": f"categories:{thing_id}"}
+        for name, read in reads.items():
+            self._remember(keys[name], read)
+
+    def _remember(self, key: str, read: asyncio.Task[Any]) -> None:
+        self._in_flight[key] = read
 
         async def keep() -> None:
             try:
-                await self.store.cache_set(key, json.dumps(await me), self.ttl)
-            except ThingiverseError as exc:  # the name is read again when shown
-                log.info("users/me during sign-in failed: %s", exc)
+                await self.store.cache_set(key, json.dumps(await read), self.ttl)
+            except ThingiverseError as exc:  # it is read again when needed
+                log.info("%s during sign-in failed: %s", key.split(":")[0], exc)
             finally:
-                if self._in_flight.get(key) is me:
+                if self._in_flight.get(key) is read:
                     del self._in_flight[key]
         task = asyncio.create_task(keep())
         self._prefetching.add(task)

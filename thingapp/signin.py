@@ -25,7 +25,8 @@ import hmac
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlencode
@@ -89,12 +90,14 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Verified:
-    """A token tokeninfo vouched for: whose it is, their `/users/me` read (started beside
-    tokeninfo, not after it, so showing the name adds no round trip), and how long tokeninfo
-    took in milliseconds."""
+    """A token tokeninfo vouched for: whose it is, their `/users/me` read and, when the login
+    named a Thing, the reads the page will need of it (each started beside tokeninfo, not after
+    it, so showing them adds no round trip; handed on only once tokeninfo vouched, cancelled
+    otherwise), and how long tokeninfo took in milliseconds."""
     user_id: str
     me: asyncio.Task[dict[str, Any]]
     tokeninfo_ms: float
+    thing_reads: Mapping[str, asyncio.Task[Any]] = field(default_factory=dict)
 
 
 def _ended() -> SignInError:
@@ -115,11 +118,15 @@ def _hash(secret: str) -> str:
 
 
 class SignIn:
-    def __init__(self, settings: Settings, store: LoginStore,
-                 thingiverse: ThingiverseClient) -> None:
+    def __init__(self, settings: Settings, store: LoginStore, thingiverse: ThingiverseClient,
+                 beside: Callable[[str, int], Mapping[str, asyncio.Task[Any]]] | None = None,
+                 ) -> None:
+        """`beside(token, thing_id)` starts the reads a signed-in page of that Thing needs, to
+        run beside tokeninfo (the app passes `CachedReads.start_thing_reads`)."""
         self.settings = settings
         self.store = store
         self.thingiverse = thingiverse
+        self.beside = beside
         self._states = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.login-state")
         self._sessions = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.session")
         self._remembered = URLSafeTimedSerializer(settings.secret_key, salt="thingapp.remember")
@@ -164,7 +171,7 @@ class SignIn:
         """The callback delivered a token for `state`: check it and make a session."""
         login = await self._consume(state)
         try:
-            verified = await self._verify(access_token)
+            verified = await self._verify(access_token, login.thing_id)
         except SignInError as exc:
             await self.store.transition_login(login.id, LoginStatus.CONSUMED,
                                               LoginStatus.FAILED, error=exc.message)
@@ -172,7 +179,8 @@ class SignIn:
         if not await self.store.complete_login(login.id, LoginStatus.CONSUMED,
                                                secrets.token_urlsafe(24), verified.user_id,
                                                access_token, self.settings.session_ttl):
-            verified.me.cancel()
+            for read in (verified.me, *verified.thing_reads.values()):
+                read.cancel()
             raise SignInError(Reason.EXPIRED, "This sign-in took too long. Please connect "
                               "again.")
         return login, verified
@@ -184,10 +192,15 @@ class SignIn:
                                           error="You declined access.")
         return login
 
-    async def _verify(self, access_token: str) -> Verified:
-        """Check a token with tokeninfo, requiring the exact audience. The user's /users/me is
-        asked beside it; it is handed on only once tokeninfo vouched for the token."""
+    async def _verify(self, access_token: str, thing_id: int | None = None) -> Verified:
+        """Check a token with tokeninfo, requiring the exact audience. The user's /users/me,
+        and the Thing, its files and categories when the login names one, are asked beside it;
+        they are handed on only once tokeninfo vouched for the token (else cancelled: nothing
+        read with a token another app was given is kept)."""
         me = asyncio.create_task(self.thingiverse.get_me(access_token))
+        thing_reads: Mapping[str, asyncio.Task[Any]] = {}
+        if thing_id is not None and self.beside is not None:
+            thing_reads = self.beside(access_token, thing_id)
         started = time.perf_counter()
         try:
             info = await self._tokeninfo(access_token)
@@ -198,9 +211,10 @@ class SignIn:
                 raise SignInError(Reason.WRONG_AUDIENCE, "This sign-in was issued to a "
                                   "different app, so it was refused. Please connect again.")
         except SignInError:
-            me.cancel()
+            for read in (me, *thing_reads.values()):
+                read.cancel()
             raise
-        return Verified(info.user_id, me, tokeninfo_ms)
+        return Verified(info.user_id, me, tokeninfo_ms, thing_reads)
 
     async def _tokeninfo(self, access_token: str) -> TokenInfo:
         try:
