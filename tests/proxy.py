@@ -41,13 +41,16 @@ class RoundRobinProxy:
         url = self.backends[index] + scope["path"]
         if scope["query_string"]:
             url += "?" + scope["query_string"].decode()
-        async with httpx.AsyncClient(follow_redirects=False, timeout=30) as client:
-            upstream = await client.request(scope["method"], url, headers=headers, content=body)
+        # The body as the backend sent it (gzipped static files stay gzipped, as they would
+        # through a real proxy): raw bytes, not httpx's decoded content.
+        async with httpx.AsyncClient(follow_redirects=False, timeout=30) as client, \
+                client.stream(scope["method"], url, headers=headers, content=body) as upstream:
+            raw = b"".join([chunk async for chunk in upstream.aiter_raw()])
         await send({"type": "http.response.start", "status": upstream.status_code,
-                    "headers": [(k.encode(), v.encode()) for k, v in upstream.headers.items()
+                    "headers": [(k.encode(), v.encode()) for k, v in upstream.headers.multi_items()
                                 if k.lower() not in HOP_BY_HOP]
-                    + [(b"content-length", str(len(upstream.content)).encode())]})
-        await send({"type": "http.response.body", "body": upstream.content})
+                    + [(b"content-length", str(len(raw)).encode())]})
+        await send({"type": "http.response.body", "body": raw})
 
 
 class ProxyServer:
