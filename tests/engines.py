@@ -175,10 +175,11 @@ class Firefox:
         return _bidi_value(result["result"])
 
     def open(self, url: str) -> None:
-        # Waiting for "complete" fails the command when a frame of the page is refused.
-        self.send("browsingContext.navigate", {"context": self.main, "url": url,
-                                               "wait": "interactive"})
-        wait_for(lambda: self.top("document.readyState") == "complete", what=f"{url} to load")
+        # Waiting within the command fails it ("Address rejected") when a frame of the page is
+        # refused, at whatever state the refusal lands: wait here instead.
+        self.send("browsingContext.navigate", {"context": self.main, "url": url, "wait": "none"})
+        wait_for(lambda: self.top("location.href") == url
+                 and self.top("document.readyState") == "complete", what=f"{url} to load")
 
     def top(self, script: str) -> Any:
         return self._evaluate(self.main, script)
