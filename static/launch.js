@@ -216,8 +216,9 @@ function renderSignedIn(context, justSignedIn) {
   resumeRunningJob();
 }
 
-// The session this frame had, if the browser kept the app's cookie: 'signed-in', 'pending'
-// (an in-frame sign-in on its way back), or what the server said of a session that is gone.
+// Trade the frame's cookie for a session token: 200 with the token (kept), 202 while an
+// in-frame sign-in waits for Thingiverse, 401 with what the server says of a session that is
+// gone (or of none at all).
 async function trade() {
   const r = await call('POST', '/api/session', {thing_id: thingId});
   if (r.status === 200) keepSession(r.body.session_token);

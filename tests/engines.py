@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from live import spawn
+from live import spawn, wait_or_kill
 
 APP_FRAME = "iframe[title='Thing app']"
 T = TypeVar("T")
@@ -227,11 +227,7 @@ class Firefox:
         except Exception:  # the socket closes under us as it should
             pass
         self.socket.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        wait_or_kill(self.process)
         shutil.rmtree(self.profile, ignore_errors=True)
 
 

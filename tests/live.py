@@ -48,6 +48,15 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return die_with_parent
 
 
+def wait_or_kill(process: subprocess.Popen[bytes], seconds: float = 10) -> None:
+    """Wait for a process asked to stop; kill it if it takes longer than `seconds`."""
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def spawn(args: Sequence[str], **popen: Any) -> subprocess.Popen[bytes]:
     """`subprocess.Popen` for a server a test starts: it dies with the test process."""
     return subprocess.Popen(list(args), preexec_fn=_parent_death_signal(), **popen)
@@ -89,11 +98,7 @@ class Server:
 
     def stop(self) -> None:
         self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        wait_or_kill(self.process)
 
 
 def start_server(args: list[str], port: int, log_path: Path, env: dict[str, str] | None = None,

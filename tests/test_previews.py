@@ -69,3 +69,21 @@ def test_the_viewer_travels_compressed_to_a_browser_that_takes_gzip(world):
     assert "content-encoding" not in plain.headers and plain.content == packed.content
     again = world.client.get(path, headers={"If-None-Match": plain.headers["etag"]})
     assert again.status_code == 304  # and cached by the browser in between
+
+
+def test_measuring_new_models_is_limited_per_person_with_its_own_sentence(tmp_path):
+    world = World(tmp_path, jobs_per_hour=2)
+    with world.client, world.sandbox:
+        box = trimesh.creation.box(extents=(10, 10, 10)).export(file_type="stl")
+        extra = [world.put_file(OWNER, OWNED_CC, f"box{i}.stl", box) for i in range(2)]
+        token = world.sign_in(OWNER)
+        for file_id in (CUBE_STL, extra[0]):
+            assert preview(world, token, OWNED_CC, file_id).status_code == 200
+        assert preview(world, token, OWNED_CC, CUBE_STL).status_code == 200  # kept: free
+        refused = preview(world, token, OWNED_CC, extra[1])
+        assert refused.status_code == 429
+        assert refused.json()["error"].startswith("You have previewed 2 new models in the last "
+                                                  "hour")
+        job = world.start_job(token, thing_id=OWNED_CC, file_id=CUBE_STL, action="download",
+                              tool="scale", options={"mode": "percent", "value": "110"})
+        assert job.status_code == 202  # making files has its own allowance

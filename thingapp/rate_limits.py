@@ -144,6 +144,10 @@ class Limiter:
         self.jobs = Limit(RateLimitItemPerHour(limits.jobs_per_hour),
                           "You have made {n} files in the last hour, the most this app makes "
                           "for one person; try again in {wait} seconds.")
+        # Measuring a model for its preview costs a download and a worker, as a job does.
+        self.previews = Limit(RateLimitItemPerHour(limits.jobs_per_hour),
+                              "You have previewed {n} new models in the last hour, the most "
+                              "this app measures for one person; try again in {wait} seconds.")
 
     async def hit(self, limit: Limit, *key: str) -> None:
         """Count one use; raise LimitExceeded (counting nothing) past the limit."""

@@ -218,7 +218,7 @@ async def _model_file(request: Request) -> tuple[AppContext, SessionRecord, dict
 async def _preview_folder(request: Request) -> Path:
     app, session, thing, file = await _model_file(request)
     if not app.previews.ready(file):  # making one costs a download and a worker: counted
-        await app.limiter.hit(app.limiter.jobs, "previews", session.user_id)
+        await app.limiter.hit(app.limiter.previews, "previews", session.user_id)
     try:
         return await app.previews.folder_of(session.token, thing, file)
     except ToolInputError as exc:
