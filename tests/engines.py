@@ -80,7 +80,7 @@ class Engine(Protocol):
     def quit(self) -> None: ...
 
 
-def wait_for(read: Callable[[], T], timeout: float = 10.0, what: str = "") -> T:
+def wait_for(read: Callable[[], T], timeout: float = 20.0, what: str = "") -> T:
     """Poll `read` until it returns something truthy; errors count as not yet."""
     deadline = time.monotonic() + timeout
     last: Any = None
