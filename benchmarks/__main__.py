@@ -9,6 +9,7 @@ page figures (as the tests find it).
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import statistics
@@ -22,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from benchmarks.servers import CLIENT_ID, Pair, free_port, rss_mb, start_pair
+from benchmarks.servers import CLIENT_ID, Pair, cpu_seconds, free_port, rss_mb, start_pair
 
 LATENCY_MS = 100
 UPSTREAM_READS = ("POST /login/oauth/tokeninfo", "GET /users/me", "GET /things/{id}",
@@ -188,33 +189,57 @@ def call_budget(pair: Pair, flow: str) -> None:
 
 # 3. Server overhead -----------------------------------------------------------------------
 
-def wrk_rps(url: str, seconds: int = 5) -> float:
+def wrk_run(url: str, seconds: float, pid: int) -> tuple[float, float]:
+    """Requests per second wrk reached on `url`, and the serving process's CPU microseconds
+    per request over the run."""
+    cpu = cpu_seconds(pid)
     out = subprocess.run(["wrk", "-t1", "-c16", f"-d{seconds}s", url], capture_output=True,
                          text=True, check=True).stdout
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    used = cpu_seconds(pid) - cpu
+    count = int(re.search(r"(\d+) requests in", out).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)), used / count * 1e6
 
 
-def server_overhead(pair: Pair) -> None:
+def launch_throughput(pair: Pair, rounds: int = 6) -> None:
+    """The launch page against a bare Starlette + Jinja page of the same size, served by the
+    same uvicorn: both servers run side by side and wrk alternates between them, so a
+    neighbour's load on this shared machine weighs on both."""
     launch = f"{pair.app_url}/?thing_id=2001"
     size = len(httpx.get(launch).content)
     if shutil.which("wrk") is None:
-        report("launch page throughput", "wrk is not installed", ">= 0.8 x bare page", False)
-    else:
-        port = free_port()
-        bare = subprocess.Popen([sys.executable, "-m", "benchmarks.bare", "--port", str(port),
-                                 "--size", str(size)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        try:
-            _wait_http(f"http://127.0.0.1:{port}/")
-            bare_size = len(httpx.get(f"http://127.0.0.1:{port}/").content)
-            wrk_rps(launch, 1), wrk_rps(f"http://127.0.0.1:{port}/", 1)  # warm both
-            app_rps, bare_rps = wrk_rps(launch), wrk_rps(f"http://127.0.0.1:{port}/")
-        finally:
-            bare.terminate()
-            bare.wait()
-        report("launch page throughput", f"{app_rps:.0f} req/s = {app_rps / bare_rps:.2f} x bare "
-               f"Starlette + Jinja ({bare_rps:.0f} req/s; {size} vs {bare_size} bytes)",
-               ">= 0.80 x", app_rps >= 0.8 * bare_rps)
+        report("launch page throughput", "wrk is not installed", ">= 0.9 x bare page", False)
+        return
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-m", "benchmarks.bare", "--port", str(port),
+                             "--size", str(size)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    bare_url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_http(bare_url)
+        bare_size = len(httpx.get(bare_url).content)
+        wrk_run(launch, 1, pair.app.pid), wrk_run(bare_url, 1, bare.pid)  # warm both
+        ratios, app_runs, bare_runs = [], [], []
+        for n in range(rounds):
+            first, second = ((launch, pair.app.pid), (bare_url, bare.pid))[::1 - 2 * (n % 2)]
+            runs = {url: wrk_run(url, 2, pid) for url, pid in (first, second)}
+            app_runs.append(runs[launch])
+            bare_runs.append(runs[bare_url])
+            ratios.append(runs[launch][0] / runs[bare_url][0])
+    finally:
+        bare.terminate()
+        bare.wait()
+    ratio = statistics.median(ratios)
+    app_rps, app_cpu = (statistics.median(x) for x in zip(*app_runs, strict=True))
+    bare_rps, bare_cpu = (statistics.median(x) for x in zip(*bare_runs, strict=True))
+    report("launch page throughput",
+           f"{app_rps:.0f} req/s = {ratio:.2f} x bare Starlette + Jinja ({bare_rps:.0f} req/s; "
+           f"median of {rounds} alternating 2 s wrk runs, 16 connections; {size} vs {bare_size} "
+           f"bytes; server CPU per request {app_cpu:.0f} vs {bare_cpu:.0f} us)",
+           ">= 0.90 x", ratio >= 0.9)
+
+
+def session_endpoint(pair: Pair) -> None:
+    """The app's own milliseconds in the callback (tokeninfo and the reads beside it)."""
     v = Visitor(pair)
     latency, own, tokeninfo, alone = [], [], [], []
     for _ in range(100):
@@ -234,6 +259,32 @@ def server_overhead(pair: Pair) -> None:
            f"({p50(alone):.2f} ms alone; as the app waited: {p50(tokeninfo):.2f} ms; "
            f"latency {p50(latency):.2f} ms, by the Server-Timing header)", "< 3 ms",
            p50(own) < 3)
+
+
+def sign_in_cost(pair: Pair, count: int = 500) -> None:
+    """The app's CPU time per completed sign-in (start, callback with tokeninfo and the reads
+    beside it, claim, context), read from /proc for the app's process, with the sandbox
+    answering at once. Each sign-in is for a Thing the app has not read yet."""
+    v = Visitor(pair)
+    v.fault_all(0)
+    things = [v.new_thing() for _ in range(count + 1)]
+    seen = len(v.upstream())
+    v.context(v.finish(*v.agreed(1002, things[0])), things[0])  # warm
+    upstream = [re.sub(r"/\d+", "/N", c) for c in v.upstream()[seen:]
+                if c != "POST /login/oauth/authorize"]  # the browser's, not the app's
+    things = things[1:]
+    app_cpu, sandbox_cpu = cpu_seconds(pair.app.pid), cpu_seconds(pair.sandbox.pid)
+    started = time.perf_counter()
+    for thing_id in things:
+        v.context(v.finish(*v.agreed(1002, thing_id)), thing_id)
+    elapsed = time.perf_counter() - started
+    app_ms = (cpu_seconds(pair.app.pid) - app_cpu) / count * 1000
+    sandbox_ms = (cpu_seconds(pair.sandbox.pid) - sandbox_cpu) / count * 1000
+    report("the app's CPU per sign-in",
+           f"{app_ms:.2f} ms over {count} sign-ins (each 4 requests to the app and "
+           f"{len(upstream)} calls upstream: {', '.join(upstream)}; the sandbox "
+           f"used {sandbox_ms:.2f} ms; {count / elapsed:.0f} sign-ins/s one after another)",
+           "<= 5 ms", app_ms <= 5)
 
 
 def _wait_http(url: str) -> None:
@@ -315,7 +366,7 @@ def large_files() -> None:
         ours_s.append(_timed(ours))
     b, o = statistics.median(bare_s), statistics.median(ours_s)
     report(f"tool on a {len(sphere.faces):,}-triangle STL", f"{o:.2f} s = {o / b:.2f} x bare "
-           f"trimesh load, scale, export ({b:.2f} s)", "<= 1.5 x", o <= 1.5 * b)
+           f"trimesh load, scale, export ({b:.2f} s)", "<= 1.0 x", o <= b)
 
     pair = start_pair(app_command=(sys.executable, "-m", "benchmarks.big_app",
                                    "--megabytes", "200"))
@@ -452,23 +503,37 @@ def busy_web_process(pair: Pair) -> None:
     v.context(session, thing_id)
     _latencies(v, session, thing_id, 50)  # warm up
     idle = _latencies(v, session, thing_id, 600)
-    finished = threading.Event()
 
-    def run_job() -> None:
-        v2 = Visitor(pair)
-        v2.job(session, thing_id=thing_id, file_id=big, action="download",
-               options={"mode": "percent", "value": "150", "output": "3mf"})
-        finished.set()
-    threading.Thread(target=run_job, daemon=True).start()
-    time.sleep(1.0)  # the job is in its worker
-    busy = _latencies(v, session, thing_id, 600, until=finished.is_set)
-    finished.wait()
-    p99 = statistics.quantiles
-    idle99, busy99 = p99(idle, n=100)[98], p99(busy, n=100)[98]
-    report("other requests while a 1.3M-triangle job runs",
-           f"p99 {busy99:.1f} ms busy vs {idle99:.1f} ms idle = {busy99 / idle99:.2f} x "
-           f"({len(busy)} requests during the job, {len(idle)} idle)", "<= 1.5 x",
-           busy99 <= 1.5 * idle99)
+    def during_jobs(count: int) -> tuple[list[float], list[str]]:
+        """Latencies while `count` jobs on the big model run at once (each in a worker), and
+        how the jobs ended."""
+        ended: list[str] = []
+
+        def run_job() -> None:
+            ended.append(Visitor(pair).job(session, thing_id=thing_id, file_id=big,
+                                           action="download", options={
+                                               "mode": "percent", "value": "150",
+                                               "output": "3mf"})["status"])
+        running = [threading.Thread(target=run_job, daemon=True) for _ in range(count)]
+        for thread in running:
+            thread.start()
+        time.sleep(1.0)  # the jobs are in their workers
+        samples = _latencies(v, session, thing_id, 600,
+                             until=lambda: not any(t.is_alive() for t in running))
+        for thread in running:
+            thread.join()
+        return samples, ended
+
+    idle99 = statistics.quantiles(idle, n=100)[98]
+    for count, label, target in ((1, "a 1.3M-triangle job runs", "<= 1.5 x"),
+                                 (2, "two 1.3M-triangle jobs run at once", "reported")):
+        busy, ended = during_jobs(count)
+        busy99 = statistics.quantiles(busy, n=100)[98]
+        report(f"other requests while {label}",
+               f"p99 {busy99:.1f} ms busy vs {idle99:.1f} ms idle = {busy99 / idle99:.2f} x "
+               f"(max {max(busy):.1f} ms; {len(busy)} requests meanwhile, {len(idle)} idle; "
+               f"{os.cpu_count()} cores; jobs {', '.join(ended)})", target,
+               ended == ["done"] * count and (count > 1 or busy99 <= 1.5 * idle99))
     before = rss_mb(pair.app.pid, "VmHWM")
     view = v.job(session, thing_id=thing_id, file_id=bomb_id, action="download",
                  options={"mode": "percent", "value": "150", "output": "stl"})
@@ -478,46 +543,57 @@ def busy_web_process(pair: Pair) -> None:
            f"{view['message']}", "< +50 MB, refused", rise < 50 and view["status"] == "failed")
 
 
+# 7. Load -------------------------------------------------------------------------------------
+
+def load_run() -> None:
+    """300 users for 60 s through launch, sign-in and the action choice (benchmarks/load.py)."""
+    from benchmarks.load import measure
+    run = measure(users=300, seconds=60, warmup=10, processes=4)
+    ms = run.latencies_ms
+    report("load: 300 users for 60 s", "; ".join(run.lines()),
+           "0 errors, memory within 10 %, each generator process below 75 % of a core",
+           not run.errors and abs(run.growth) <= 10 and run.generators_idle_enough and bool(ms))
+
+
+PAIRS: dict[str, Callable[[], Pair]] = {
+    "plain": start_pair,
+    "legacy": functools.partial(start_pair, app_env={"THINGAPP_UPLOAD_FLOW": "legacy"}),
+    "app token": functools.partial(start_pair, app_token_user=1003),
+}
+# Each section and the pairs it runs against, in the order of a full run.
+SECTIONS: dict[str, tuple[Callable[..., None], tuple[str, ...]]] = {
+    "critical": (critical_path, ("plain", "app token")),
+    "calls": (lambda plain, legacy: (call_budget(plain, "new"), call_budget(legacy, "legacy")),
+              ("plain", "legacy")),
+    "launch": (launch_throughput, ("plain",)),
+    "session": (session_endpoint, ("plain",)),
+    "signin-cost": (sign_in_cost, ("plain",)),
+    "weight": (page_weight, ("plain",)),
+    "busy": (busy_web_process, ("plain",)),
+    "preview": (preview_figures, ("plain",)),
+    "large": (large_files, ()),
+    "load": (load_run, ()),
+}
+
+
 def main() -> None:
-    if sys.argv[1:] == ["critical"]:  # the sign-in's critical path alone
-        plain, with_app_token = start_pair(), start_pair(app_token_user=1003)
-        try:
-            critical_path(plain, with_app_token)
-        finally:
-            plain.stop()
-            with_app_token.stop()
-        return
-    if sys.argv[1:] in (["preview"], ["weight"]):  # one section alone
-        pair = start_pair()
-        try:
-            (preview_figures if sys.argv[1] == "preview" else page_weight)(pair)
-        finally:
-            pair.stop()
-        return
-    if sys.argv[1:] == ["calls"]:  # only the API call budgets: quick
-        for flow in CALL_BUDGETS:
-            pair = start_pair(app_env={"THINGAPP_UPLOAD_FLOW": flow})
-            try:
-                call_budget(pair, flow)
-            finally:
-                pair.stop()
-        return
-    plain = start_pair()
-    legacy = start_pair(app_env={"THINGAPP_UPLOAD_FLOW": "legacy"})
-    with_app_token = start_pair(app_token_user=1003)
+    """`python -m benchmarks` runs every section; `python -m benchmarks launch busy` those."""
+    wanted = sys.argv[1:] or list(SECTIONS)
+    unknown = [name for name in wanted if name not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"unknown section {', '.join(unknown)}; sections: "
+                         f"{', '.join(SECTIONS)}")
+    pairs: dict[str, Pair] = {}
     try:
-        critical_path(plain, with_app_token)
-        call_budget(plain, "new")
-        call_budget(legacy, "legacy")
-        server_overhead(plain)
-        page_weight(plain)
-        busy_web_process(plain)
-        preview_figures(plain)
+        for name in wanted:
+            section, needs = SECTIONS[name]
+            for kind in needs:
+                if kind not in pairs:
+                    pairs[kind] = PAIRS[kind]()
+            section(*(pairs[kind] for kind in needs))
     finally:
-        plain.stop()
-        legacy.stop()
-        with_app_token.stop()
-    large_files()
+        for pair in pairs.values():
+            pair.stop()
     print(f"{sum(results)} passed, {len(results) - sum(results)} failed")
 
 

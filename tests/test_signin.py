@@ -247,6 +247,7 @@ def _code_for(world: World, user_id: int) -> str:
 
 
 def test_launch_with_a_code_signs_in_without_a_click(world):
+    assert world.client.get(f"/?thing_id={OWNED_CC}").status_code == 200  # the plain page, kept
     page = world.client.get(f"/?thing_id={OWNED_CC}&code={_code_for(world, OWNER)}")
     assert page.status_code == 200
     login_id = page.text.split('data-login-id="')[1].split('"')[0]
@@ -279,6 +280,7 @@ def test_launch_accepts_the_ways_a_thing_is_named(world, query):
     page = world.client.get(f"/?{query}")
     assert page.status_code == 200
     assert 'data-thing-id="2002"' in page.text
+    assert world.client.get(f"/?{query}").text == page.text  # the second time, from memory
 
 
 def test_launch_without_a_thing_shows_a_picker(world):

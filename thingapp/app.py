@@ -44,7 +44,7 @@ from thingapp.web.context import AppContext
 from thingapp.web.cookies import JobMarks
 from thingapp.web.errors import HANDLERS
 from thingapp.web.launch import LaunchPages
-from thingapp.web.security import AccessLog, ErrorsAsSentences, SecurityHeaders
+from thingapp.web.security import EveryResponse
 from thingapp.webhooks import WebhookHook
 from thingapp.workers import Workers
 
@@ -179,9 +179,8 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     ]
     return Starlette(
         routes=routes,
-        # Outermost first: every answer, errors included, gets the security headers.
-        middleware=[Middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors),
-                    Middleware(AccessLog), Middleware(ErrorsAsSentences)],
+        # Every answer, errors included, gets the security headers and a line in the log.
+        middleware=[Middleware(EveryResponse, frame_ancestors=settings.frame_ancestors)],
         exception_handlers=HANDLERS,
         lifespan=lifespan,
     )

@@ -34,6 +34,7 @@ def _configure_logging() -> None:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    logging._srcfile = None  # no caller's file and line: no frame walk per line
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")  # platforms stamp lines
     # httpx logs every request's full URL at INFO: signed storage and CDN addresses carry
@@ -60,7 +61,7 @@ def _check_port(host: str, port: int, flag: str) -> None:
 
 def _serve(app: Starlette, host: str, port: int, trusted_proxies: Sequence[str] = (),
            certificate: Path | None = None) -> uvicorn.Server:
-    # Our own AccessLog middleware logs paths without query strings; uvicorn's would log them.
+    # Our own access log (web/security.py) leaves query strings out; uvicorn's would log them.
     # X-Forwarded-For names the client only when it comes from a proxy the operator trusts:
     # anyone else could write any address there (and so escape the per-address limits).
     pem = str(certificate) if certificate else None

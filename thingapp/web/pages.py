@@ -11,7 +11,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from thingapp.signin import SignInError
 from thingapp.thing_ids import parse_thing_ref
 from thingapp.web.context import client_address, context_of
-from thingapp.web.launch import TOOL_SCRIPT
+from thingapp.web.launch import TOOL_SCRIPT, thing_param
 
 log = logging.getLogger("thingapp.pages")
 
@@ -19,9 +19,12 @@ async def launch(request: Request) -> Response:
     """`GET /?thing_id=N` (or `id`, or `thing` from the picker form; `code` from a legacy
     launch)."""
     app = context_of(request)
+    plain = app.launch_pages.for_query(request.scope["query_string"])
+    if plain is not None:  # the page every visitor of this Thing gets: made once per Thing
+        app.reads.prefetch(plain.thing_id)  # with an app token: read while the user signs in
+        return HTMLResponse(plain.page)
     templates = app.templates
-    raw = next((request.query_params[k] for k in ("thing_id", "id", "thing")
-                if request.query_params.get(k)), None)
+    raw = thing_param(request.query_params)
     if raw is None:
         return templates.TemplateResponse(request, "picker.html", {"error": None})
     thing_id = parse_thing_ref(raw)
@@ -30,9 +33,9 @@ async def launch(request: Request) -> Response:
             request, "picker.html", status_code=400,
             context={"error": "That is not a Thing. Paste a Thing's address, such as "
                               "https://www.thingiverse.com/thing:2001, or its number."})
-    app.reads.prefetch(thing_id)  # with an app token: read while the user signs in
+    app.reads.prefetch(thing_id)
     code = request.query_params.get("code")
-    if not code:  # the page every visitor of this Thing gets: rendered once per Thing
+    if not code:  # `code=` (empty): the plain page, not kept under this query
         return HTMLResponse(app.launch_pages.plain(thing_id))
     # Each ?code= costs a code exchange with the app's secret: counted per address.
     await app.limiter.hit(app.limiter.code_launches, "code-launches", client_address(request))

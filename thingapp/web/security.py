@@ -1,7 +1,6 @@
 """Response headers every page needs inside Thingiverse's iframe, an access log without secrets
-or forged lines, and unexpected errors as sentences.
-
-All are plain ASGI middleware so they cover every response, errors included.
+or forged lines, and unexpected errors as sentences: one plain ASGI middleware, so they cover
+every response, errors included.
 """
 
 from __future__ import annotations
@@ -42,9 +41,39 @@ def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
     ])
 
 
-class SecurityHeaders:
-    """CSP with frame-ancestors (never X-Frame-Options, which can't name Thingiverse),
-    no Referer, and no caching of anything but static files."""
+def _carries_credential(query_string: bytes) -> bool:
+    # Most requests carry no such word at all: parse only when one might be there.
+    if not any(name.encode() in query_string for name in CREDENTIAL_PARAMS):
+        return False
+    return any(name in CREDENTIAL_PARAMS for name, _ in parse_qsl(query_string.decode("latin-1")))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+
+
+def loggable_path(path: str) -> str:
+    """The path as logs may show it: the webhook URL's secret left out, and control characters
+    (a percent-encoded CR or LF would start a forged line) written as escapes."""
+    if path.startswith("/webhooks/"):
+        return "/webhooks/…"
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii")
+                        if m.group() != "\\" else "\\\\", path)
+
+
+class EveryResponse:
+    """Around every request:
+
+    - the security headers: CSP with frame-ancestors (never X-Frame-Options, which can't name
+      Thingiverse), no Referer, and no caching of anything but static files;
+    - a request that carries a credential in its query string is refused before anything else
+      sees it (tokens belong in headers and bodies);
+    - one access-log line: method, path (never the query string), status, milliseconds;
+    - an unexpected error becomes a sentence (JSON for the API, a page otherwise), with the
+      security headers, and is logged with its traceback (Starlette's own last-resort handler
+      sits outside every middleware, so its 500s would go out without them).
+
+    One layer rather than three: each layer costs the launch page a call per ASGI message.
+    """
 
     def __init__(self, app: ASGIApp, frame_ancestors: tuple[str, ...]) -> None:
         self.app = app
@@ -60,102 +89,39 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         extra = self.static_headers if scope["path"].startswith("/static/") else self.headers
+        status: int | None = None  # None: no answer yet (or the client went away first)
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def _carries_credential(query_string: bytes) -> bool:
-    # Most requests carry no such word at all: parse only when one might be there.
-    if not any(name.encode() in query_string for name in CREDENTIAL_PARAMS):
-        return False
-    return any(name in CREDENTIAL_PARAMS for name, _ in parse_qsl(query_string.decode("latin-1")))
-
-
-class AccessLog:
-    """One log line per request: method, path (never the query string), status, milliseconds.
-
-    A request that carries a credential in its query string is refused before anything else
-    sees it: tokens belong in headers and bodies."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status: int | None = None  # None: the client went away before any answer
-
-        async def record_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
         try:
             if _carries_credential(scope.get("query_string", b"")):
-                response = JSONResponse(
+                response: Response = JSONResponse(
                     {"error": "Credentials must not be sent in a URL. Send them in the "
                               "Authorization header or the request body."}, status_code=400)
-                await response(scope, receive, record_status)
+                await response(scope, receive, send_with_headers)
             else:
-                await self.app(scope, receive, record_status)
-        finally:
-            access_log.info("%s %s %s %.1fms", scope["method"], loggable_path(scope["path"]),
-                            "disconnected" if status is None else status,
-                            (time.perf_counter() - started) * 1000)
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
-
-
-def loggable_path(path: str) -> str:
-    """The path as logs may show it: the webhook URL's secret left out, and control characters
-    (a percent-encoded CR or LF would start a forged line) written as escapes."""
-    if path.startswith("/webhooks/"):
-        return "/webhooks/…"
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii")
-                        if m.group() != "\\" else "\\\\", path)
-
-
-class ErrorsAsSentences:
-    """An unexpected error becomes a sentence (JSON for the API, a page otherwise), inside the
-    security headers, and is logged with its traceback. Starlette's own last-resort handler
-    sits outside every middleware, so its 500s would go out without them."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def watch(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
+                await self.app(scope, receive, send_with_headers)
         except ClientDisconnect:  # it sent part of a body and left: nobody to answer
             error_log.info("%s %s: the client disconnected before sending its whole body",
                            scope["method"], loggable_path(scope["path"]))
         except Exception:
             error_log.exception("unhandled error on %s %s", scope["method"],
                                 loggable_path(scope["path"]))
-            if started:
+            if status is not None:  # the answer has begun: nothing to add
                 raise
             if scope["path"].startswith(("/api/", "/webhooks/")):
-                response: Response = JSONResponse({"error": SERVER_ERROR}, status_code=500)
+                response = JSONResponse({"error": SERVER_ERROR}, status_code=500)
             else:
                 response = HTMLResponse(SERVER_ERROR_PAGE, status_code=500)
-            await response(scope, receive, send)
+            await response(scope, receive, send_with_headers)
+        finally:
+            access_log.info("%s %s %s %.1fms", scope["method"], loggable_path(scope["path"]),
+                            "disconnected" if status is None else status,
+                            (time.perf_counter() - started) * 1000)

@@ -15,7 +15,6 @@ knows the server's transport when there is one.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import anyio
@@ -50,9 +49,11 @@ class Connection:
         self._cycle: Any = getattr(send, "__self__", None)
         self.raise_after: Exception | None = None
 
-    def _transport(self) -> asyncio.Transport | None:
+    def _transport(self) -> Any:
+        # asyncio's own, or uvloop's (which does not subclass asyncio.Transport): anything
+        # that can abort.
         transport = getattr(self._cycle, "transport", None)
-        return transport if isinstance(transport, asyncio.Transport) else None
+        return transport if callable(getattr(transport, "abort", None)) else None
 
     async def end_without_answer(self, error: Exception) -> None:
         """Close the connection now; over an in-process transport, raise `error` once the app
