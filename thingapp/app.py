@@ -35,7 +35,7 @@ from thingapp.reads import CachedReads
 from thingapp.settings import Settings
 from thingapp.signin import SignIn
 from thingapp.store import Store, open_store
-from thingapp.thingiverse import ThingiverseClient
+from thingapp.thingiverse import UPSTREAM_AT_ONCE, ThingiverseClient
 from thingapp.tools import Limits, Tool
 from thingapp.tools.scale import ScaleTool
 from thingapp.uploads import UploadFlow
@@ -99,7 +99,11 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await asyncio.to_thread(open_store, settings.store_url)  # may create a file
         timeout = httpx.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
-        async with httpx.AsyncClient(transport=transport, timeout=timeout,
+        # As many connections as calls at once, all kept between calls (each new one to
+        # Thingiverse costs a TLS handshake).
+        connections = httpx.Limits(max_connections=UPSTREAM_AT_ONCE,
+                                   max_keepalive_connections=UPSTREAM_AT_ONCE)
+        async with httpx.AsyncClient(transport=transport, timeout=timeout, limits=connections,
                                      follow_redirects=False) as http:
             file_hosts = FileHosts([settings.thingiverse_url, settings.api_url],
                                    settings.file_hosts)
