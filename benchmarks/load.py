@@ -34,17 +34,20 @@ GENERATOR_BUSY = 0.75  # of one core: past it, a generator's own queueing shows 
 class Tally:
     """What one generator process saw: each request's seconds, the errors, its own CPU."""
     latencies: list[float] = field(default_factory=list)
+    steps: dict[str, list[float]] = field(default_factory=dict)  # the same, by step
     errors: list[str] = field(default_factory=list)
     cpu: float = 0.0
 
-    async def timed(self, call, expect: int) -> httpx.Response:  # noqa: ANN001
+    async def timed(self, step: str, call, expect: int) -> httpx.Response:  # noqa: ANN001
         started = time.perf_counter()
         try:
             response = await call
         except httpx.HTTPError as exc:
-            self.errors.append(f"{type(exc).__name__}")
+            self.errors.append(f"{step}: {type(exc).__name__}")
             raise
-        self.latencies.append(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self.latencies.append(seconds)
+        self.steps.setdefault(step, []).append(seconds)
         if response.status_code != expect:
             self.errors.append(f"{response.request.method} {response.request.url.path} "
                                f"{response.status_code}")
@@ -56,17 +59,18 @@ async def one_visit(app: httpx.AsyncClient, sandbox: httpx.AsyncClient, tally: T
                     user: tuple[int, int, str]) -> None:
     """What one person does: open the Thing's app, connect, agree, see the action."""
     user_id, thing_id, reason = user
-    await tally.timed(app.get(f"/?thing_id={thing_id}"), 200)
-    login = (await tally.timed(app.post("/api/logins", json={"thing_id": thing_id}), 201)).json()
+    await tally.timed("launch page", app.get(f"/?thing_id={thing_id}"), 200)
+    login = (await tally.timed("start", app.post("/api/logins", json={"thing_id": thing_id}),
+                               201)).json()
     query = {k: v[0] for k, v in parse_qs(urlsplit(login["authorize_url"]).query).items()}
-    agreed = await tally.timed(sandbox.post("/login/oauth/authorize", data={
+    agreed = await tally.timed("authorize (sandbox)", sandbox.post("/login/oauth/authorize", data={
         **query, "user_id": str(user_id), "decision": "agree"}), 303)
     fragment = {k: v[0] for k, v in parse_qs(urlsplit(agreed.headers["location"]).fragment).items()}
-    await tally.timed(app.post("/api/callback", json=fragment), 200)
-    claimed = await tally.timed(app.post(f"/api/logins/{login['login_id']}/claim",
+    await tally.timed("callback", app.post("/api/callback", json=fragment), 200)
+    claimed = await tally.timed("claim", app.post(f"/api/logins/{login['login_id']}/claim",
                                          json={"claim": login["claim"]}), 200)
     token = claimed.json()["session_token"]
-    context = await tally.timed(app.get(f"/api/context?thing_id={thing_id}",
+    context = await tally.timed("context", app.get(f"/api/context?thing_id={thing_id}",
                                         headers={"Authorization": f"Bearer {token}"}), 200)
     if context.json()["reason"] != reason:
         tally.errors.append(f"wrong reason for user {user_id} on {thing_id}")
@@ -74,7 +78,10 @@ async def one_visit(app: httpx.AsyncClient, sandbox: httpx.AsyncClient, tally: T
 
 async def drive(app_url: str, sandbox_url: str, users: range, seconds: float) -> Tally:
     tally = Tally()
-    limits = httpx.Limits(max_connections=len(users), max_keepalive_connections=len(users))
+    # A connection idle for 4 s is not reused: uvicorn closes idle ones after 5 s, and a request
+    # sent on a connection as it closes fails (a ReadError that is the generator's, not the app's).
+    limits = httpx.Limits(max_connections=len(users), max_keepalive_connections=len(users),
+                          keepalive_expiry=4)
     async with httpx.AsyncClient(base_url=app_url, limits=limits, timeout=30) as app, \
             httpx.AsyncClient(base_url=sandbox_url, limits=limits, timeout=30) as sandbox:
         deadline = time.monotonic() + seconds
@@ -127,6 +134,7 @@ class LoadRun:
     processes: int
     seconds: float
     latencies_ms: list[float]
+    steps_ms: dict[str, list[float]]
     errors: list[str]
     cpu: dict[str, float]  # share of one core: app, sandbox
     generators: list[float]  # share of one core, each generator process
@@ -144,11 +152,13 @@ class LoadRun:
 
     def lines(self) -> list[str]:
         ms = self.latencies_ms
+        by_step = ", ".join(f"{step} {percentile(v, 99):.0f}" for step, v in self.steps_ms.items())
         return [
             f"{self.users} users in {self.processes} generator processes for "
             f"{self.seconds:.0f} s: {len(ms)} requests ({len(ms) / self.seconds:.0f}/s), "
             f"{len(self.errors)} errors" + (f" (first: {self.errors[0]})" if self.errors else ""),
-            f"latency p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms",
+            f"latency p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms (p99 by "
+            f"step, ms: {by_step})",
             f"CPU, share of one core: app {self.cpu['app']:.0%}, sandbox "
             f"{self.cpu['sandbox']:.0%}, generators "
             f"{', '.join(f'{g:.0%}' for g in self.generators)} (each below "
@@ -177,7 +187,12 @@ def measure(users: int = 300, seconds: float = 60, warmup: float = 10,
         after = rss_mb(pair.app.pid)
     finally:
         pair.stop()
+    steps: dict[str, list[float]] = {}
+    for tally in tallies:
+        for step, seconds in tally.steps.items():
+            steps.setdefault(step, []).extend(x * 1000 for x in seconds)
     return LoadRun(users, processes, elapsed, [x * 1000 for t in tallies for x in t.latencies],
+                   steps,
                    [e for t in tallies for e in t.errors],
                    {"app": app / elapsed, "sandbox": sandbox / elapsed},
                    [t.cpu / elapsed for t in tallies], busy / total, warm, after)

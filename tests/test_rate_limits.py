@@ -152,5 +152,5 @@ def test_the_sqlite_counters_reset_with_their_window_and_survive_a_sweep(tmp_pat
             counts += [await storage.get("a"), await storage.get("gone")]
             return counts
         finally:
-            storage.close()
+            await storage.close()
     assert asyncio.run(body()) == [1, 2, 1, 1, 0]

@@ -10,13 +10,14 @@ sentence and `Retry-After`.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio.to_thread
 import redis.asyncio as redis
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import Storage
@@ -38,6 +39,7 @@ class SQLiteLimitStorage(Storage):
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
                                      timeout=10.0)
         self._lock = threading.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thingapp-limits")
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY,"
                            " count INTEGER NOT NULL, expires_at REAL NOT NULL)")
@@ -51,7 +53,8 @@ class SQLiteLimitStorage(Storage):
             with self._lock:
                 row: tuple[object, ...] | None = self._conn.execute(sql, params).fetchone()
                 return row
-        return await anyio.to_thread.run_sync(run)
+        # In the storage's own thread, one statement after another (as the store's writes).
+        return await asyncio.get_running_loop().run_in_executor(self._thread, run)
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
@@ -88,9 +91,13 @@ class SQLiteLimitStorage(Storage):
         """Drop finished windows: one row per address or user would pile up otherwise."""
         await self._one("DELETE FROM rate_limits WHERE expires_at <= ?", (time.time(),))
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    async def close(self) -> None:
+        """Close the file after the statements already asked for."""
+        def close() -> None:
+            with self._lock:
+                self._conn.close()
+        await asyncio.get_running_loop().run_in_executor(self._thread, close)
+        self._thread.shutdown(wait=False)
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,6 @@ class Limiter:
 
     async def close(self) -> None:
         if isinstance(self.storage, SQLiteLimitStorage):
-            await anyio.to_thread.run_sync(self.storage.close)
+            await self.storage.close()
         if self._pool is not None:
             await self._pool.aclose()

@@ -1,7 +1,7 @@
 """The store on a SQLite file: the embedded default.
 
 WAL and a busy timeout make it safe for several worker processes on one machine. Writes run in a
-worker thread, so waiting for another process's write lock never stalls the event loop; point
+thread of their own, so waiting for another process's write lock never stalls the event loop; point
 reads run on the event loop through a connection of their own (in WAL mode a reader never waits
 for a writer, and an indexed lookup takes microseconds where a trip to a thread takes a tenth of
 a millisecond). Expired rows are swept at start-up.
@@ -9,15 +9,15 @@ a millisecond). Expired rows are swept at start-up.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import anyio.to_thread
+from typing import Any, TypeVar
 
 from thingapp.store.records import (
     Census,
@@ -29,6 +29,8 @@ from thingapp.store.records import (
     StoreClosed,
     WebhookRecord,
 )
+
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS logins (
@@ -105,7 +107,7 @@ def _add_missing_columns(conn: sqlite3.Connection) -> None:
 
 
 class SQLiteStore:
-    """The store on a SQLite file. Calls run in a worker thread to keep the event loop free."""
+    """The store on a SQLite file: writes in the store's own thread, point reads on the loop."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -115,6 +117,9 @@ class SQLiteStore:
                                      timeout=10.0)
         self._lock = threading.Lock()  # one statement at a time, and none after close()
         self._closed = False
+        # One thread for every write, in order: a pool of threads would take turns on the one
+        # connection anyway, and fight the event loop for the GIL while they wait.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thingapp-sqlite")
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
@@ -124,19 +129,23 @@ class SQLiteStore:
             self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
 
     async def close(self) -> None:
-        """Close the file once the statement under way (in a worker thread, perhaps of a task
+        """Close the file once the statement under way (in the writer thread, perhaps for a task
         already cancelled) is done; later calls raise StoreClosed instead of touching a closed
         connection, which would crash the process."""
         def close() -> None:
             with self._lock:
                 self._closed = True
                 self._conn.close()
-        await anyio.to_thread.run_sync(close)
+        await self._in_writer(close)
+        self._writer.shutdown(wait=False)
         self._reader.close()
+
+    async def _in_writer(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        """The connection, held for one statement or transaction (call from a worker thread)."""
+        """The connection, held for one statement or transaction (call from the writer thread)."""
         with self._lock:
             if self._closed:
                 raise StoreClosed("The store is closed.")
@@ -146,14 +155,14 @@ class SQLiteStore:
         def run() -> sqlite3.Cursor:
             with self._connection() as conn:
                 return conn.execute(sql, params)
-        return await anyio.to_thread.run_sync(run)
+        return await self._in_writer(run)
 
     async def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         def run() -> tuple[Any, ...] | None:
             with self._connection() as conn:
                 row: tuple[Any, ...] | None = conn.execute(sql, params).fetchone()
                 return row
-        return await anyio.to_thread.run_sync(run)
+        return await self._in_writer(run)
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         """One row of a SELECT, read on the calling (event loop) thread."""
@@ -208,7 +217,7 @@ class SQLiteStore:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
-        return await anyio.to_thread.run_sync(run)
+        return await self._in_writer(run)
 
     # Sessions -----------------------------------------------------------------------------
 
@@ -279,7 +288,7 @@ class SQLiteStore:
                                           " ORDER BY received_at DESC, rowid DESC LIMIT ?",
                                           (limit,)).fetchall()
             return [WebhookRecord(*row) for row in rows]
-        return await anyio.to_thread.run_sync(run)
+        return await self._in_writer(run)
 
     # Cache --------------------------------------------------------------------------------
 
@@ -311,7 +320,7 @@ class SQLiteStore:
                 webhooks = conn.execute("SELECT COUNT(*) FROM webhooks").fetchone()[0]
             return Census({LoginStatus(s): n for s, n in logins}, sessions,
                           {JobStatus(s): n for s, n in jobs}, webhooks)
-        return await anyio.to_thread.run_sync(run)
+        return await self._in_writer(run)
 
     async def sweep(self) -> None:
         """Drop expired rows."""
