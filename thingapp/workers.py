@@ -27,7 +27,7 @@ import anyio.to_thread
 
 from thingapp.tools import ProducedFile, SourceFile, ToolInputError
 
-WORKER_NICENESS = 10
+WORKER_NICENESS = 19  # the most a process can give way; the web process wins any contended core
 # Imported once, in the fork server.
 PRELOAD = ["thingapp.tools.meshes", "thingapp.tools.scale", "thingapp.drawing"]
 
@@ -57,7 +57,7 @@ def _work(conn: Connection, tool: Work, source: SourceFile, options: Any, workdi
           memory_bytes: int) -> None:
     """In the worker process: limit ourselves, run the tool, send back what came of it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app, which stops us
-    os.nice(WORKER_NICENESS)  # requests first: the web process wins any contended core
+    os.nice(WORKER_NICENESS)  # requests first
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
         outcome = _Outcome(files=tool.run(source, options, workdir))
