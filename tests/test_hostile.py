@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-from world import OWNED_CC, OWNER, SECRET_KEY, World
+from world import CC_SA, OWNED_CC, OWNER, REMIXER, SECRET_KEY, World
 
 from thingapp.store import LoginStatus
 
@@ -250,6 +250,33 @@ def test_the_audience_must_match_exactly_and_tokeninfo_must_be_clear(tmp_path, t
         if status != 200:
             assert says in r.json()["error"]
         assert w.session_count() == (1 if status == 200 else 0)
+
+
+class CookieSetting(httpx.AsyncBaseTransport):
+    """Thingiverse with a cookie on every answer (as a CDN in front of it may set one), noting
+    the Cookie header each call carried."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.sent = inner, []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request.headers.get("cookie"))
+        response = await self.inner.handle_async_request(request)
+        response.headers["set-cookie"] = f"visitor=of-call-{len(self.sent)}; Path=/"
+        return response
+
+
+def test_a_cookie_thingiverse_sets_never_rides_along_with_another_call(tmp_path):
+    """One HTTP client serves every user: a cookie from one user's answer must not go out with
+    the next user's calls."""
+    upstream: list[CookieSetting] = []
+    w = World(tmp_path, wrap_transport=lambda inner: upstream.append(CookieSetting(inner))
+              or upstream[-1])
+    with w.client, w.sandbox:
+        for user_id, thing_id in ((OWNER, OWNED_CC), (REMIXER, CC_SA)):
+            assert w.context(w.sign_in(user_id, thing_id), thing_id).status_code == 200
+    assert len(upstream[0].sent) >= 8  # tokeninfo and the reads, for each user
+    assert upstream[0].sent == [None] * len(upstream[0].sent)
 
 
 # File names and Thing text from Thingiverse are attacker-controlled --------------------------

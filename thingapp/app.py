@@ -9,7 +9,9 @@ import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Sequence
+from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
+from typing import Any
 
 import httpx
 from jinja2 import (
@@ -66,6 +68,18 @@ async def _sweep_every(store: Store, jobs: Jobs, limiter: Limiter, seconds: floa
         await asyncio.sleep(seconds)
 
 
+class NoCookies(CookieJar):
+    """The jar of the one HTTP client every user's calls share: it keeps nothing, so a cookie
+    Thingiverse (or its CDN) sets in one user's answer never rides along with another's call.
+    (The httpx maintainers' recipe: encode/httpx#1359.)"""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        pass
+
+    def set_cookie(self, cookie: Cookie) -> None:
+        pass
+
+
 def templates_for(tools: Sequence[Tool], *, auto_reload: bool) -> Jinja2Templates:
     """The app's templates (shipped inside the package), and each tool's form as `ID/form.html`."""
     loader = ChoiceLoader([
@@ -104,7 +118,7 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
         connections = httpx.Limits(max_connections=UPSTREAM_AT_ONCE,
                                    max_keepalive_connections=UPSTREAM_AT_ONCE)
         async with httpx.AsyncClient(transport=transport, timeout=timeout, limits=connections,
-                                     follow_redirects=False) as http:
+                                     cookies=NoCookies(), follow_redirects=False) as http:
             file_hosts = FileHosts([settings.thingiverse_url, settings.api_url],
                                    settings.file_hosts)
             thingiverse = ThingiverseClient(http, site_url=settings.thingiverse_url,
