@@ -337,3 +337,44 @@ def test_a_download_that_cannot_connect_is_a_thingiverse_error(tmp_path):
         run(client_answering(refused).download_file(
             "tok", {"direct_url": "https://cdn.test/x.stl"}, tmp_path / "x", 1000))
     assert caught.value.status == 0
+
+
+class Slow(httpx.AsyncBaseTransport):
+    """Answers every call after `seconds`, counting how many are under way at once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.now, self.most = seconds, 0, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        await asyncio.sleep(self.seconds)
+        self.now -= 1
+        return httpx.Response(200, json={"id": 1, "name": "Cube"})
+
+
+def slow_client(transport: Slow, at_once: int, pool_timeout: float = 5) -> ThingiverseClient:
+    http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, pool=pool_timeout))
+    return ThingiverseClient(http, site_url="https://tv.test", api_url="https://api.tv.test",
+                             client_id="123", retry_pauses=(), at_once=at_once)
+
+
+def test_calls_to_thingiverse_take_turns_and_all_are_answered():
+    transport = Slow(0.02)
+    c = slow_client(transport, at_once=3)
+
+    async def many() -> list:
+        return await asyncio.gather(*(c.get_thing("tok", 1) for _ in range(12)))
+    assert [thing["name"] for thing in run(many())] == ["Cube"] * 12
+    assert transport.most == 3
+
+
+def test_a_call_that_waits_too_long_for_its_turn_is_a_timeout_error():
+    c = slow_client(Slow(0.5), at_once=1, pool_timeout=0.05)
+
+    async def two() -> list:
+        return await asyncio.gather(c.get_thing("tok", 1), c.get_thing("tok", 2),
+                                    return_exceptions=True)
+    first, second = run(two())
+    assert first["name"] == "Cube"
+    assert isinstance(second, ThingiverseError) and "timed out" in str(second)
