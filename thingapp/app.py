@@ -113,9 +113,9 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await asyncio.to_thread(open_store, settings.store_url)  # may create a file
         timeout = httpx.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
-        # As many connections as calls at once, all kept between calls (each new one to
-        # Thingiverse costs a TLS handshake).
-        connections = httpx.Limits(max_connections=UPSTREAM_AT_ONCE,
+        # A connection for each of the API calls' turns, kept between calls (each new one to
+        # Thingiverse costs a TLS handshake), and as many again for files streamed beside them.
+        connections = httpx.Limits(max_connections=2 * UPSTREAM_AT_ONCE,
                                    max_keepalive_connections=UPSTREAM_AT_ONCE)
         async with httpx.AsyncClient(transport=transport, timeout=timeout, limits=connections,
                                      cookies=NoCookies(), follow_redirects=False) as http:
