@@ -44,11 +44,11 @@ MAX_PAGES = 20  # of a list endpoint: 2,000 files at 100 a page
 RETRY_STATUSES = (420, 429, 502, 503, 504)
 FLOW_MISSING = (404, 405, 410)  # an upload endpoint that is gone
 RETRY_PAUSES = (0.5, 1.5)  # then give up: the user hears about it within ~2 s of waiting
-# Calls to Thingiverse at once, per process (the HTTP client keeps as many connections); the rest
-# wait their turn here, in order. Left to queue inside httpcore's pool instead, waiting calls cost
-# CPU in proportion to their number, and so does every idle connection the pool keeps (each call
-# checks them all): 300 users signing in at once ran at 38 requests/s with the pool queueing,
-# 265/s with 100 turns, 380/s with 20.
+# Calls to Thingiverse at once, per process (the app's HTTP client keeps a connection for
+# each); the rest wait their turn here, in order. Left to queue inside httpcore's pool instead,
+# waiting calls cost CPU in proportion to their number, and so does every idle connection the
+# pool keeps (each call checks them all): 300 users signing in at once ran at 38 requests/s with
+# the pool queueing, 265/s with 100 turns, 380/s with 20.
 UPSTREAM_AT_ONCE = 20
 MAX_RETRY_WAIT = 2.0  # never sleep longer than this on one Retry-After
 
