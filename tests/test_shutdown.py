@@ -73,9 +73,27 @@ def test_a_call_after_close_is_refused_with_store_closed(tmp_path):
     async def body() -> None:
         store = open_store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
         await store.close()
-        with pytest.raises(StoreClosed):
-            await store.get_session("S1")
+        for call in (store.get_session("S1"), store.cache_set("k", "v", 60), store.ping(),
+                     store.list_webhooks()):
+            with pytest.raises(StoreClosed):
+                await call
+        await store.close()  # again: nothing left to do
     asyncio.run(body())
+
+
+def test_a_store_in_a_nameless_temporary_file_reads_what_it_wrote():
+    import asyncio
+
+    from thingapp.store import open_store
+
+    async def body() -> str | None:
+        store = open_store("sqlite:///")  # SQLite's private temporary database
+        try:
+            await store.cache_set("k", "v", 60)
+            return await store.cache_get("k")
+        finally:
+            await store.close()
+    assert asyncio.run(body()) == "v"
 
 
 def _alive(pid: int) -> bool:

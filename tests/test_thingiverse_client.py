@@ -378,3 +378,17 @@ def test_a_call_that_waits_too_long_for_its_turn_is_a_timeout_error():
     first, second = run(two())
     assert first["name"] == "Cube"
     assert isinstance(second, ThingiverseError) and "timed out" in str(second)
+
+
+def test_a_file_being_uploaded_takes_no_turn_from_the_calls(tmp_path):
+    """Uploads last minutes: one may not keep a sign-in's tokeninfo waiting for a turn."""
+    model = tmp_path / "cube.stl"
+    model.write_bytes(b"solid cube\nendsolid cube\n")
+    transport = Slow(0.3)
+    c = slow_client(transport, at_once=1, pool_timeout=0.1)
+
+    async def upload_and_read() -> tuple:
+        return await asyncio.gather(c.upload_file("tok", model, "cube.stl"),
+                                    c.get_thing("tok", 1), return_exceptions=True)
+    upload, thing = run(upload_and_read())
+    assert upload == 1 and thing["name"] == "Cube"

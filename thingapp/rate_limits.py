@@ -40,6 +40,7 @@ class SQLiteLimitStorage(Storage):
                                      timeout=10.0)
         self._lock = threading.Lock()
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thingapp-limits")
+        self._closed = False
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY,"
                            " count INTEGER NOT NULL, expires_at REAL NOT NULL)")
@@ -53,6 +54,8 @@ class SQLiteLimitStorage(Storage):
             with self._lock:
                 row: tuple[object, ...] | None = self._conn.execute(sql, params).fetchone()
                 return row
+        if self._closed:  # the thread is gone too
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
         # In the storage's own thread, one statement after another (as the store's writes).
         return await asyncio.get_running_loop().run_in_executor(self._thread, run)
 
@@ -96,6 +99,9 @@ class SQLiteLimitStorage(Storage):
         def close() -> None:
             with self._lock:
                 self._conn.close()
+        if self._closed:
+            return
+        self._closed = True
         await asyncio.get_running_loop().run_in_executor(self._thread, close)
         self._thread.shutdown(wait=False)
 

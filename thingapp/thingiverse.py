@@ -133,13 +133,14 @@ class ThingiverseClient:
         self.client_id = client_id
         self.client_secret = client_secret
 
-    async def _send(self, method: str, url: str, *, retry: bool = False,
+    async def _send(self, method: str, url: str, *, retry: bool = False, file: bool = False,
                     **kwargs: Any) -> httpx.Response:
         """One request; with `retry` (safe requests only), 429/5xx answers and failed
-        connections are tried again after a bounded pause."""
+        connections are tried again after a bounded pause. A `file` transfer (minutes long)
+        takes no turn: it would keep sign-ins waiting."""
         for pause in (*self.retry_pauses, None) if retry else (None,):
             try:
-                async with self._turn():
+                async with contextlib.nullcontext() if file else self._turn():
                     response = await self.http.request(method, url, **kwargs)
             except httpx.HTTPError as exc:
                 reason = ("the request timed out" if isinstance(exc, httpx.TimeoutException)
@@ -297,7 +298,7 @@ class ThingiverseClient:
         with open(path, "rb") as raw:  # noqa: ASYNC230 (opened here: see send_to_storage)
             body = _CountingReader(raw, (await anyio.Path(path).stat()).st_size, progress)
             response = await self._send(
-                "POST", url, headers={"Authorization": f"Bearer {token}"},
+                "POST", url, file=True, headers={"Authorization": f"Bearer {token}"},
                 files={"file": (name, body, "application/octet-stream")},
                 timeout=httpx.Timeout(120.0, connect=5.0))
         if response.status_code in FLOW_MISSING:
@@ -356,7 +357,7 @@ class ThingiverseClient:
         with open(path, "rb") as raw:  # noqa: ASYNC230
             body = _CountingReader(raw, (await anyio.Path(path).stat()).st_size, progress)
             response = await self._send(
-                "POST", ticket.action, data=ticket.fields,
+                "POST", ticket.action, file=True, data=ticket.fields,
                 files={"file": (name, body, "application/octet-stream")},
                 timeout=httpx.Timeout(120.0, connect=5.0))
         if response.status_code not in (200, 201, 204, 303):

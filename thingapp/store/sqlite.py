@@ -124,9 +124,11 @@ class SQLiteStore:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(SCHEMA)
         _add_missing_columns(self._conn)
-        # A second connection sees another database when the file is ":memory:".
-        self._reader = self._conn if self.path == ":memory:" else sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
+        # A second connection would see another database in memory or in a nameless temporary
+        # file. It never waits for a lock on the event loop: when busy (WAL recovery, another
+        # process's exclusive lock) the read goes to the writer's thread, which may wait.
+        self._reader = self._conn if self.path in ("", ":memory:") else sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=0)
 
     async def close(self) -> None:
         """Close the file once the statement under way (in the writer thread, perhaps for a task
@@ -136,11 +138,15 @@ class SQLiteStore:
             with self._lock:
                 self._closed = True
                 self._conn.close()
+        if self._closed:
+            return
         await self._in_writer(close)
         self._writer.shutdown(wait=False)
         self._reader.close()
 
     async def _in_writer(self, call: Callable[[], T]) -> T:
+        if self._closed:  # the thread is gone too
+            raise StoreClosed("The store is closed.")
         return await asyncio.get_running_loop().run_in_executor(self._writer, call)
 
     @contextmanager
@@ -164,14 +170,18 @@ class SQLiteStore:
                 return row
         return await self._in_writer(run)
 
-    def _read(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        """One row of a SELECT, read on the calling (event loop) thread."""
+    async def _read(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        """One row of a SELECT, read on the event loop (in the writer's thread when the file
+        is busy, or has only the one connection)."""
         if self._closed:
             raise StoreClosed("The store is closed.")
-        if self._reader is self._conn:  # ":memory:": share the writer's connection and lock
-            with self._connection() as conn:
-                return conn.execute(sql, params).fetchone()  # type: ignore[no-any-return]
-        return self._reader.execute(sql, params).fetchone()  # type: ignore[no-any-return]
+        if self._reader is not self._conn:
+            try:
+                return self._reader.execute(sql, params).fetchone()  # type: ignore[no-any-return]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+        return await self._one(sql, params)
 
     # Sign-ins -----------------------------------------------------------------------------
 
@@ -184,8 +194,9 @@ class SQLiteStore:
             (login_id, claim_hash, thing_id, mode, status, session_id, time.time() + ttl))
 
     async def get_login(self, login_id: str) -> LoginRecord | None:
-        return _login(self._read(f"SELECT {LOGIN_COLUMNS} FROM logins"
-                                 " WHERE id = ? AND expires_at > ?", (login_id, time.time())))
+        return _login(await self._read(f"SELECT {LOGIN_COLUMNS} FROM logins"
+                                       " WHERE id = ? AND expires_at > ?",
+                                       (login_id, time.time())))
 
     async def transition_login(self, login_id: str, from_status: LoginStatus,
                                to_status: LoginStatus, *, session_id: str | None = None,
@@ -228,8 +239,8 @@ class SQLiteStore:
                         " VALUES (?,?,?,?,?)", (session_id, user_id, token, now + ttl, now))
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
-        row = self._read("SELECT id, user_id, token, expires_at, last_seen FROM sessions"
-                         " WHERE id = ? AND expires_at > ?", (session_id, time.time()))
+        row = await self._read("SELECT id, user_id, token, expires_at, last_seen FROM sessions"
+                               " WHERE id = ? AND expires_at > ?", (session_id, time.time()))
         return SessionRecord(*row) if row else None
 
     async def touch_session(self, session_id: str, seen_at: float) -> None:
@@ -259,17 +270,17 @@ class SQLiteStore:
         await self._run("UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time(), job_id))
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        return _job(self._read(f"SELECT {JOB_COLUMNS} FROM jobs"
-                               " WHERE id = ? AND expires_at > ?", (job_id, time.time())))
+        return _job(await self._read(f"SELECT {JOB_COLUMNS} FROM jobs"
+                                     " WHERE id = ? AND expires_at > ?", (job_id, time.time())))
 
     async def running_jobs(self, user_id: str, heard_since: float) -> int:
-        row = self._read("SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status = ?"
-                         " AND updated_at > ? AND expires_at > ?",
-                         (user_id, JobStatus.RUNNING, heard_since, time.time()))
+        row = await self._read("SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status = ?"
+                               " AND updated_at > ? AND expires_at > ?",
+                               (user_id, JobStatus.RUNNING, heard_since, time.time()))
         return int(row[0]) if row else 0
 
     async def latest_job(self, user_id: str, thing_id: int) -> JobRecord | None:
-        return _job(self._read(
+        return _job(await self._read(
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE user_id = ? AND thing_id = ?"
             " AND expires_at > ? ORDER BY created_at DESC LIMIT 1",
             (user_id, thing_id, time.time())))
@@ -293,8 +304,8 @@ class SQLiteStore:
     # Cache --------------------------------------------------------------------------------
 
     async def cache_get(self, key: str) -> str | None:
-        row = self._read("SELECT value FROM cache WHERE key = ? AND expires_at > ?",
-                         (key, time.time()))
+        row = await self._read("SELECT value FROM cache WHERE key = ? AND expires_at > ?",
+                               (key, time.time()))
         return str(row[0]) if row else None
 
     async def cache_set(self, key: str, value: str, ttl: float) -> None:
