@@ -220,8 +220,10 @@ def launch_throughput(pair: Pair, rounds: int = 6) -> None:
         wrk_run(launch, 1, pair.app.pid), wrk_run(bare_url, 1, bare.pid)  # warm both
         ratios, app_runs, bare_runs = [], [], []
         for n in range(rounds):
-            first, second = ((launch, pair.app.pid), (bare_url, bare.pid))[::1 - 2 * (n % 2)]
-            runs = {url: wrk_run(url, 2, pid) for url, pid in (first, second)}
+            servers = [(launch, pair.app.pid), (bare_url, bare.pid)]
+            if n % 2:  # each goes first in half the rounds
+                servers.reverse()
+            runs = {url: wrk_run(url, 2, pid) for url, pid in servers}
             app_runs.append(runs[launch])
             bare_runs.append(runs[bare_url])
             ratios.append(runs[launch][0] / runs[bare_url][0])

@@ -33,5 +33,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--size", type=int, required=True)
     args = parser.parse_args()
+    # As `thingapp serve` runs the app: uvicorn's defaults (uvloop and httptools when
+    # installed), no access log of uvicorn's, no proxy headers.
     uvicorn.run(create_bare_app(args.size), host="127.0.0.1", port=args.port, access_log=False,
-                log_config=None, proxy_headers=True, forwarded_allow_ips="*")
+                log_config=None, proxy_headers=False)
