@@ -280,7 +280,15 @@ def test_launch_accepts_the_ways_a_thing_is_named(world, query):
     page = world.client.get(f"/?{query}")
     assert page.status_code == 200
     assert 'data-thing-id="2002"' in page.text
-    assert world.client.get(f"/?{query}").text == page.text  # the second time, from memory
+    assert world.client.get(f"/?{query}").text == page.text  # the same page the second time
+
+
+def test_launch_pages_kept_by_address_stay_each_things_own(world):
+    queries = ["thing_id=2002", "thing_id=2003", "id=2002", "thing=thing:2003", "thing_id=2002",
+               "thing_id=2003&x=" + "y" * 80]  # the last too long to be kept
+    for query in [*queries, *queries]:
+        page = world.client.get(f"/?{query}")
+        assert f'data-thing-id="{query.split("&")[0][-4:]}"' in page.text, query
 
 
 def test_launch_without_a_thing_shows_a_picker(world):

@@ -49,25 +49,24 @@ class LaunchPages:
             lambda thing_id: template.render(self.context(thing_id)).encode())
         """The plain launch page (no code, no error) of a Thing, rendered and encoded once and
         kept."""
-        self._by_query: dict[bytes, PlainPage] = {}
+        self._by_query: dict[bytes, int] = {}  # a launch URL's query -> its Thing
 
     def for_query(self, query_string: bytes) -> PlainPage | None:
         """The plain page when a launch URL's query asks for just that (the launch every
-        visitor makes), else None. Short queries are kept, so a repeat costs one lookup;
-        never one with a code in it."""
-        found = self._by_query.get(query_string)
-        if found is None:
+        visitor makes), else None. Short queries are kept with their Thing, so a repeat costs
+        two lookups; never one with a code in it."""
+        thing_id = self._by_query.get(query_string)
+        if thing_id is None:
             params = QueryParams(query_string)
             raw = thing_param(params)
             thing_id = parse_thing_ref(raw) if raw else None
             if thing_id is None or "code" in params:
                 return None
-            found = PlainPage(thing_id, self.plain(thing_id))
             if len(query_string) <= MAX_KEPT_QUERY:
                 if len(self._by_query) >= self.cache_size:
                     self._by_query.clear()
-                self._by_query[query_string] = found
-        return found
+                self._by_query[query_string] = thing_id
+        return PlainPage(thing_id, self.plain(thing_id))
 
     def context(self, thing_id: int) -> dict[str, Any]:
         return {"thing_id": thing_id, "login": None, "error": None, "tools": self.tools,

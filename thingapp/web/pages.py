@@ -35,7 +35,7 @@ async def launch(request: Request) -> Response:
                               "https://www.thingiverse.com/thing:2001, or its number."})
     app.reads.prefetch(thing_id)
     code = request.query_params.get("code")
-    if not code:  # `code=` (empty): the plain page, not kept under this query
+    if not code:  # `code=` empty, or a long query: the plain page all the same
         return HTMLResponse(app.launch_pages.plain(thing_id))
     # Each ?code= costs a code exchange with the app's secret: counted per address.
     await app.limiter.hit(app.limiter.code_launches, "code-launches", client_address(request))
