@@ -24,6 +24,7 @@ from playwright.sync_api import (
     Playwright,
     Request,
     Response,
+    expect,
 )
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -215,6 +216,13 @@ def sign_in_with_popup(page: Page, sandbox_url: str, thing_id: int, username: st
     with popup.expect_event("close", timeout=10_000):  # listening before it can happen
         approve_in(popup, username, decision)
     return frame
+
+
+def sign_out(frame: FrameLocator) -> None:
+    """Click Sign out and wait until the app has done it: a page loaded before its answer
+    arrives would still carry the session cookie, and be signed in."""
+    frame.get_by_role("button", name="Sign out").click()
+    expect(frame.locator("#status")).to_have_text("You are signed out.")
 
 
 class LeakWatch:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from live import Demo, app_frame, approve_in, sign_in_with_popup
+from live import Demo, app_frame, approve_in, sign_in_with_popup, sign_out
 from playwright.sync_api import Frame, Page, expect
 
 pytestmark = pytest.mark.e2e
@@ -55,7 +55,7 @@ def test_the_signed_in_screens_of_each_persona(demo, sized):
         frame = sign_in_with_popup(sized, demo.sandbox_url, thing_id, user)
         expect(frame.locator("#user-name")).to_have_text(user)
         check_screen(sized, f"signed-in-{name}")
-        frame.get_by_role("button", name="Sign out").click()  # the next one signs in afresh
+        sign_out(frame)  # the next one signs in afresh
 
 
 def test_the_remix_form(demo, sized):
@@ -104,7 +104,7 @@ def test_the_post_remix_and_failure_screens(demo, sized):
     frame.get_by_role("button", name="Make the file and post it to this Thing").click()
     expect(frame.locator("#form-error")).not_to_be_empty()
     check_screen(sized, "form-error")
-    frame.get_by_role("button", name="Sign out").click()
+    sign_out(frame)
     frame = sign_in_with_popup(sized, demo.sandbox_url, 2002, "remy_remix")
     frame.get_by_role("button", name="Make the file and post a remix").click()
     expect(frame.get_by_role("heading", name="Remix created")).to_be_visible(timeout=30_000)

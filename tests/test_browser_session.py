@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from live import Demo, app_frame, approve_in, sign_in_with_popup, start_demo
+from live import Demo, app_frame, approve_in, sign_in_with_popup, sign_out, start_demo
 from playwright.sync_api import Browser, Page, Route, expect
 
 pytestmark = pytest.mark.e2e
@@ -206,7 +206,7 @@ def test_a_signed_out_frame_says_its_file_is_still_being_made(demo, page, browse
         frame.get_by_label("Scale (%)").fill("80")
         frame.get_by_role("button", name="Make the file and post it to this Thing").click()
         expect(frame.locator("#job-message")).to_contain_text("Uploading", timeout=10_000)
-        frame.get_by_role("button", name="Sign out").click()
+        sign_out(frame)
         page.reload()
         expect(app_frame(page).locator("#status")).to_have_text(
             "A file is still being made for this Thing; connect to see it.")
