@@ -178,6 +178,38 @@ def test_the_cache_forgets_after_its_ttl(store_url):
     assert with_store(store_url, body) == ('{"id": 1}', None, None)
 
 
+def test_several_cache_entries_are_set_in_one_write_with_one_ttl(store_url):
+    async def body(store: Store) -> tuple[Any, ...]:
+        await store.cache_set_many({"me:7": '{"name": "x"}', "files:7:1": "[]"}, 0.3)
+        hits = await store.cache_get("me:7"), await store.cache_get("files:7:1")
+        await asyncio.sleep(0.5)
+        return hits, await store.cache_get("me:7")
+    assert with_store(store_url, body) == (('{"name": "x"}', "[]"), None)
+
+
+def test_sqlite_writes_wait_for_another_writer_and_land_in_the_order_asked(tmp_path):
+    """A write made while another connection (a job worker's process) holds SQLite's write lock
+    waits for it in the store's thread without stalling the loop; a write asked for after it
+    lands after it, even though the lock is free by then."""
+    path = tmp_path / "busy.sqlite3"
+
+    async def body(store: Store) -> tuple[Any, ...]:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock
+        first = asyncio.create_task(store.cache_set("k", "first", 60))
+        ticks = 0
+        while ticks < 10:  # the loop goes on meanwhile
+            await asyncio.sleep(0.01)
+            ticks += 1
+        waiting = not first.done()
+        other.execute("COMMIT")
+        await store.cache_set("k", "second", 60)  # the lock is free: must not overtake
+        await first
+        other.close()
+        return waiting, ticks, await store.cache_get("k")
+    assert with_store(f"sqlite:///{path}", body) == (True, 10, "second")
+
+
 def test_sqlite_state_survives_reopening_the_file(tmp_path):
     url = f"sqlite:///{tmp_path / 'kept.sqlite3'}"
     with_store(url, lambda s: s.create_session("S7", "1001", "tok", 60))

@@ -10,19 +10,17 @@ sentence and `Retry-After`.
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import redis.asyncio as redis
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
+
+from thingapp.store.sqlite import SQLiteFile
 
 
 class SQLiteLimitStorage(Storage):
@@ -33,35 +31,17 @@ class SQLiteLimitStorage(Storage):
     def __init__(self, uri: str | None = None, wrap_exceptions: bool = False,
                  **options: float | str | bool) -> None:
         super().__init__(uri, wrap_exceptions, **options)
-        path = (uri or "").removeprefix("thingapp+sqlite:///")
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                     timeout=10.0)
-        self._lock = threading.Lock()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thingapp-limits")
-        self._closed = False
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY,"
-                           " count INTEGER NOT NULL, expires_at REAL NOT NULL)")
+        self._db = SQLiteFile((uri or "").removeprefix("thingapp+sqlite:///"), lambda conn: (
+            conn.execute("CREATE TABLE IF NOT EXISTS rate_limits (key TEXT PRIMARY KEY,"
+                         " count INTEGER NOT NULL, expires_at REAL NOT NULL)")))
 
     @property
     def base_exceptions(self) -> type[Exception] | tuple[type[Exception], ...]:
         return sqlite3.Error
 
-    async def _one(self, sql: str, params: tuple[object, ...]) -> tuple[object, ...] | None:
-        def run() -> tuple[object, ...] | None:
-            with self._lock:
-                row: tuple[object, ...] | None = self._conn.execute(sql, params).fetchone()
-                return row
-        if self._closed:  # the thread is gone too
-            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
-        # In the storage's own thread, one statement after another (as the store's writes).
-        return await asyncio.get_running_loop().run_in_executor(self._thread, run)
-
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
-        row = await self._one(
+        row = await self._db.one(
             "INSERT INTO rate_limits (key, count, expires_at) VALUES (?, ?, ?)"
             " ON CONFLICT(key) DO UPDATE SET"
             " count = CASE WHEN expires_at <= ? THEN excluded.count ELSE count + excluded.count"
@@ -72,38 +52,33 @@ class SQLiteLimitStorage(Storage):
         return int(str(row[0]))
 
     async def get(self, key: str) -> int:
-        row = await self._one("SELECT count FROM rate_limits WHERE key = ? AND expires_at > ?",
-                              (key, time.time()))
+        row = await self._db.read("SELECT count FROM rate_limits WHERE key = ? AND expires_at > ?",
+                                  (key, time.time()))
         return int(str(row[0])) if row else 0
 
     async def get_expiry(self, key: str) -> float:
-        row = await self._one("SELECT expires_at FROM rate_limits WHERE key = ?", (key,))
+        row = await self._db.read("SELECT expires_at FROM rate_limits WHERE key = ?", (key,))
         return float(str(row[0])) if row else time.time()
 
     async def check(self) -> bool:
-        return await self._one("SELECT 1", ()) is not None
+        return await self._db.read("SELECT 1", ()) is not None
 
     async def reset(self) -> int | None:
-        await self._one("DELETE FROM rate_limits", ())
+        await self._db.run("DELETE FROM rate_limits")
         return None
 
     async def clear(self, key: str) -> None:
-        await self._one("DELETE FROM rate_limits WHERE key = ?", (key,))
+        await self._db.run("DELETE FROM rate_limits WHERE key = ?", (key,))
 
     async def sweep(self) -> None:
         """Drop finished windows: one row per address or user would pile up otherwise."""
-        await self._one("DELETE FROM rate_limits WHERE expires_at <= ?", (time.time(),))
+        now = time.time()  # in the file's thread: it may be long
+        await self._db.in_thread(lambda conn: conn.execute(
+            "DELETE FROM rate_limits WHERE expires_at <= ?", (now,)))
 
     async def close(self) -> None:
         """Close the file after the statements already asked for."""
-        def close() -> None:
-            with self._lock:
-                self._conn.close()
-        if self._closed:
-            return
-        self._closed = True
-        await asyncio.get_running_loop().run_in_executor(self._thread, close)
-        self._thread.shutdown(wait=False)
+        await self._db.close()
 
 
 @dataclass(frozen=True)

@@ -39,17 +39,18 @@ class CachedReads:
         self._prefetch_window = (0.0, 0)  # (minute started, prefetches in it)
 
     async def _read(self, keys: tuple[str, ...], fetch: Callable[[], Awaitable[Any]]) -> Any:
-        """The first cached value under `keys`, else fetch and cache under the first key."""
-        for key in keys:
-            cached = await self.store.cache_get(key)
-            if cached is not None:
-                return json.loads(cached)
+        """A read of `keys[0]` under way in this process, else the first cached value under
+        `keys`, else fetch and cache under the first key."""
         in_flight = self._in_flight.get(keys[0])
         if in_flight is not None:
             try:
                 return await asyncio.shield(in_flight)
             except ThingiverseError:
                 pass  # it failed: read again below
+        for key in keys:
+            cached = await self.store.cache_get(key)
+            if cached is not None:
+                return json.loads(cached)
         value = await fetch()
         await self.store.cache_set(keys[0], json.dumps(value), self.ttl)
         return value
@@ -82,16 +83,11 @@ class CachedReads:
         return dict(await self._read((f"me:{session.user_id}",),
                                      lambda: self.thingiverse.get_me(session.token)))
 
-    def remember_me(self, user_id: str, me: asyncio.Task[dict[str, Any]]) -> None:
-        """Keep a `/users/me` read started during sign-in, without waiting for it: showing the
-        name then costs no call (and waits for this read if it is still under way)."""
-        self._remember(f"me:{user_id}", me)
-
     def start_thing_reads(self, token: str, thing_id: int) -> dict[str, asyncio.Task[Any]]:
         """Start reading what a signed-in page of the Thing needs, with a token tokeninfo is
         still checking: the Thing, its files and categories, each from what a prefetch or
         another user already cached publicly when it is there. Nothing is cached here:
-        `remember_thing` does that once the token is vouched for."""
+        `remember` does that once the token is vouched for."""
         api = self.thingiverse
         fetches: dict[str, tuple[str, Callable[[], Awaitable[Any]]]] = {
             "thing": (f"thing:public:{thing_id}", lambda: api.get_thing(token, thing_id)),
@@ -105,26 +101,37 @@ class CachedReads:
         return {name: asyncio.create_task(cached_or(key, fetch))
                 for name, (key, fetch) in fetches.items()}
 
-    def remember_thing(self, user_id: str, thing_id: int,
-                       reads: Mapping[str, asyncio.Task[Any]]) -> None:
-        """Keep the Thing, files and categories reads started during sign-in (only once
-        tokeninfo vouched for the token), as `remember_me` keeps the user's."""
-        keys = {"thing": f"thing:{user_id}:{thing_id}", "files": f"files:{user_id}:{thing_id}",
-                "categories": f"categories:{thing_id}"}
-        for name, read in reads.items():
-            self._remember(keys[name], read)
-
-    def _remember(self, key: str, read: asyncio.Task[Any]) -> None:
-        self._in_flight[key] = read
+    def remember(self, user_id: str, me: asyncio.Task[dict[str, Any]], thing_id: int | None = None,
+                 thing_reads: Mapping[str, asyncio.Task[Any]] | None = None) -> None:
+        """Keep the reads a sign-in started (the user's `/users/me`, and the Thing's from
+        `start_thing_reads`), once tokeninfo vouched for the token, without waiting for them:
+        the page's next request takes them from here while they are under way (showing them
+        then costs no call), and they are cached together, in one write, when all are done."""
+        reads = {f"me:{user_id}": me}
+        if thing_id is not None and thing_reads:
+            keys = {"thing": f"thing:{user_id}:{thing_id}", "files": f"files:{user_id}:{thing_id}",
+                    "categories": f"categories:{thing_id}"}
+            reads.update({keys[name]: read for name, read in thing_reads.items()})
+        self._in_flight.update(reads)
 
         async def keep() -> None:
             try:
-                await self.store.cache_set(key, json.dumps(await read), self.ttl)
-            except ThingiverseError as exc:  # it is read again when needed
-                log.info("%s during sign-in failed: %s", key.split(":")[0], exc)
+                results = await asyncio.gather(*reads.values(), return_exceptions=True)
+                values = {}
+                for key, result in zip(reads, results, strict=True):
+                    if isinstance(result, ThingiverseError):  # it is read again when needed
+                        log.info("%s during sign-in failed: %s", key.split(":")[0], result)
+                    elif isinstance(result, Exception):
+                        log.error("%s during sign-in failed", key.split(":")[0],
+                                  exc_info=result)
+                    elif not isinstance(result, BaseException):  # (not cancelled)
+                        values[key] = json.dumps(result)
+                if values:
+                    await self.store.cache_set_many(values, self.ttl)
             finally:
-                if self._in_flight.get(key) is read:
-                    del self._in_flight[key]
+                for key, read in reads.items():
+                    if self._in_flight.get(key) is read:
+                        del self._in_flight[key]
         task = asyncio.create_task(keep())
         self._prefetching.add(task)
         task.add_done_callback(self._prefetching.discard)
@@ -167,5 +174,5 @@ class CachedReads:
         except ThingiverseError as exc:  # private, deleted, or the app token refused
             log.info("prefetch of thing %s skipped: %s", thing_id, exc)
             return
-        await self.store.cache_set(f"thing:public:{thing_id}", json.dumps(thing), self.ttl)
-        await self.store.cache_set(f"files:public:{thing_id}", json.dumps(files), self.ttl)
+        await self.store.cache_set_many({f"thing:public:{thing_id}": json.dumps(thing),
+                                         f"files:public:{thing_id}": json.dumps(files)}, self.ttl)

@@ -4,6 +4,7 @@ across two kinds of record (a login completed together with its session)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
 from thingapp.store.records import (
@@ -78,6 +79,9 @@ class ReadCache(Protocol):
     async def cache_get(self, key: str) -> str | None: ...
 
     async def cache_set(self, key: str, value: str, ttl: float) -> None: ...
+
+    async def cache_set_many(self, values: Mapping[str, str], ttl: float) -> None:
+        """`cache_set` for each, in one write."""
 
     async def cache_delete(self, key: str) -> None: ...
 

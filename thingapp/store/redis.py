@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import redis.asyncio as redis
@@ -231,6 +232,12 @@ class RedisStore:
 
     async def cache_set(self, key: str, value: str, ttl: float) -> None:
         await self.redis.set(f"{PREFIX}cache:{key}", value, px=max(1, int(ttl * 1000)))
+
+    async def cache_set_many(self, values: Mapping[str, str], ttl: float) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for key, value in values.items():
+                pipe.set(f"{PREFIX}cache:{key}", value, px=max(1, int(ttl * 1000)))
+            await pipe.execute()
 
     async def cache_delete(self, key: str) -> None:
         await self.redis.delete(f"{PREFIX}cache:{key}")

@@ -42,7 +42,7 @@ async def launch(request: Request) -> Response:
     context = app.launch_pages.context(thing_id)
     try:
         context["login"], verified = await app.signin.sign_in_with_code(code, thing_id)
-        app.reads.remember_me(verified.user_id, verified.me)
+        app.reads.remember(verified.user_id, verified.me)
     except SignInError as exc:
         context["error"] = exc.message
     return templates.TemplateResponse(request, "launch.html", context)

@@ -52,9 +52,8 @@ async def complete_login(request: Request) -> Response:
         if body.get("token_type", "bearer").lower() != "bearer":
             raise BadRequest("token_type must be bearer.")
         login, verified = await context.signin.complete(body["state"], body["access_token"])
-        context.reads.remember_me(verified.user_id, verified.me)
-        if login.thing_id is not None:
-            context.reads.remember_thing(verified.user_id, login.thing_id, verified.thing_reads)
+        context.reads.remember(verified.user_id, verified.me, login.thing_id,
+                               verified.thing_reads)
         upstream = verified.tokeninfo_ms
         status = "complete"
     else:

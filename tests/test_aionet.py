@@ -1,0 +1,211 @@
+"""The HTTP client's network backend on asyncio's own transports (thingapp/aionet.py): what httpx
+and httpcore expect of a connection, against a real server on loopback, under asyncio's own loop
+and uvloop (the one `thingapp serve` runs)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+import trustme
+import uvloop
+
+from thingapp.aionet import HIGH_WATER, backend_transport
+
+LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2)
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@pytest.fixture(params=["asyncio", "uvloop"])
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[object]], object]:
+    return asyncio.run if request.param == "asyncio" else uvloop.run  # type: ignore[return-value]
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """One request's head and body (by Content-Length); b"" when the client hung up."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return b""
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    return head + await reader.readexactly(length)
+
+
+def new_client(timeout: float = 5.0) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=backend_transport(LIMITS), timeout=timeout)
+
+
+def answer(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+@contextlib.asynccontextmanager
+async def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
+    """A server on loopback answering with `handler`; its URL. On leaving, every connection is
+    closed and every handler has ended."""
+    handlers: list[asyncio.Task[None]] = []
+    writers: list[asyncio.StreamWriter] = []
+
+    async def tracked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handlers.append(asyncio.current_task())  # type: ignore[arg-type]
+        writers.append(writer)
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(tracked, "127.0.0.1", 0, ssl=tls)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    finally:
+        server.close()
+        for writer, task in zip(writers, handlers, strict=True):
+            writer.close()
+            task.cancel()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await server.wait_closed()
+
+
+def test_answers_come_whole_over_one_kept_connection(run):
+    connections = 0
+    big = bytes(range(256)) * (3 * HIGH_WATER // 256)  # past the point where reading pauses
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while request := await read_request(reader):
+            writer.write(answer(big if b"GET /big" in request else b"small"))
+            await writer.drain()
+        writer.close()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            for _ in range(3):
+                assert (await client.get(f"{url}/small")).content == b"small"
+                assert (await client.get(f"{url}/big")).content == big
+        assert connections == 1
+    run(body())
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used_again(run):
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(b"once"))  # keep-alive by HTTP/1.1's default, then hangs up
+        await writer.drain()
+        writer.close()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            for _ in range(3):
+                assert (await client.get(url)).content == b"once"
+                await asyncio.sleep(0.05)  # the close arrives while the connection is idle
+    run(body())
+
+
+def test_a_request_body_larger_than_the_socket_buffers_reaches_a_slow_server(run):
+    sent = b"x" * (8 * 1024 * 1024)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        received = 0
+        while received < len(sent):  # slowly: the client has to wait for the transport
+            received += len(await reader.read(256 * 1024))
+            await asyncio.sleep(0.01)
+        writer.write(answer(b"%d %d" % (received, len(head))))
+        await writer.drain()
+        writer.close()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            got = (await client.post(url, content=sent)).content
+            assert got.split()[0] == str(len(sent)).encode()
+    run(body())
+
+
+def test_a_server_that_reads_nothing_is_a_write_timeout_not_memory_spent(run):
+    async def body() -> None:
+        given_up = asyncio.Event()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            await given_up.wait()  # reads no body: the client must wait, not buffer it all
+
+        async with serving(handler) as url, httpx.AsyncClient(
+                transport=backend_transport(LIMITS), timeout=httpx.Timeout(5, write=0.3)) as client:
+            with pytest.raises(httpx.WriteTimeout):
+                await client.post(url, content=b"x" * (32 * 1024 * 1024))
+            given_up.set()
+    run(body())
+
+
+def test_a_server_that_does_not_answer_in_time_is_a_read_timeout(run):
+    async def body() -> None:
+        answered = asyncio.Event()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await read_request(reader)
+            await answered.wait()  # (after the client gave up)
+            writer.close()
+
+        async with serving(handler) as url, new_client(timeout=0.2) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.get(url)
+            answered.set()
+    run(body())
+
+
+def test_a_server_that_hangs_up_mid_answer_is_an_error_not_a_short_body(run):
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+        await writer.drain()
+        writer.transport.abort()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+                await client.get(url)
+    run(body())
+
+
+def test_a_refused_connection_is_a_connect_error(run):
+    async def body() -> None:
+        async with serving(read_request) as url:  # type: ignore[arg-type]
+            pass  # (and closed)
+        async with new_client() as client:
+            with pytest.raises(httpx.ConnectError):
+                await client.get(url)
+    run(body())
+
+
+def test_tls_is_checked_against_the_certificate_authority(run):
+    authority = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_tls)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader):
+            writer.write(answer(b"over tls"))
+            await writer.drain()
+        writer.close()
+
+    async def body() -> None:
+        async with serving(handler, server_tls) as url:
+            async with httpx.AsyncClient(
+                    transport=backend_transport(LIMITS, verify=trusting)) as client:
+                response = await client.get(url)
+                assert response.content == b"over tls"
+                assert response.extensions["network_stream"].get_extra_info(
+                    "ssl_object") is not None
+            async with new_client() as client:
+                with pytest.raises(httpx.ConnectError):  # an authority nobody trusts
+                    await client.get(url)
+    run(body())
