@@ -213,7 +213,7 @@ def sign_in_with_popup(page: Page, sandbox_url: str, thing_id: int, username: st
         frame.get_by_role("button", name="Connect Thingiverse").click()
     popup = popup_info.value
     popup.wait_for_url("**/login/oauth/authorize**")
-    with popup.expect_event("close", timeout=10_000):  # listening before it can happen
+    with popup.expect_event("close"):  # listening before it can happen
         approve_in(popup, username, decision)
     return frame
 

@@ -85,8 +85,8 @@ def test_no_derivatives_user_downloads_a_mesh_of_the_requested_size(demo, page):
 
 def test_progress_shows_during_a_slow_upload_and_survives_a_reload(demo, page: Page, faults):
     httpx.post(f"{demo.sandbox_url}/sandbox/faults", json={
-        "route": "POST /files/{id}/uploadFile", "bytes_per_second": 200}).raise_for_status()
-    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
+        "route": "POST /files/{id}/uploadFile", "bytes_per_second": 100}).raise_for_status()
+    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")  # 684 B: 7 s
     frame.get_by_label("Scale (%)").fill("90")
     frame.get_by_role("button", name="Make the file and post it to this Thing").click()
     message = frame.locator("#job-message")

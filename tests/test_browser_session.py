@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from engines import wait_for
 from live import Demo, app_frame, approve_in, sign_in_with_popup, sign_out, start_demo
 from playwright.sync_api import Browser, Page, Route, expect
 
@@ -41,8 +42,9 @@ def signed_in_after_reload(page: Page, reload_frame: bool = False) -> float:
     """Reload the page (or only the app's frame) and return the seconds until the app shows the
     signed-in user; no Connect in between that a user could click."""
     started = time.monotonic()
-    if reload_frame:
-        page.frames[1].evaluate("location.reload()")
+    if reload_frame:  # (evaluate returns at once: wait for the new document)
+        with page.expect_event("framenavigated", lambda frame: frame.parent_frame is not None):
+            page.frames[1].evaluate("location.reload()")
     else:
         page.reload()
     expect(app_frame(page).locator("#user-name")).to_be_visible()
@@ -79,7 +81,7 @@ def test_after_sign_in_focus_is_on_the_thing_and_the_user_is_announced(demo, pag
 
 
 def test_the_session_cookie_is_partitioned_http_only_and_set_only_in_the_frame(demo, page):
-    with page.expect_response(lambda r: r.url.endswith("/claim")) as claimed:
+    with page.expect_response(lambda r: r.url.endswith("/claim") and r.status == 200) as claimed:
         frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
     set_cookies = [h["value"] for h in claimed.value.headers_array()
                    if h["name"].lower() == "set-cookie"]
@@ -118,7 +120,9 @@ def test_sign_out_then_reload_shows_connect(demo, page):
 def test_the_thingiverse_origin_cannot_trade_the_cookie(demo, page):
     """A top-level page of Thingiverse's site shares the cookie's partition, so the browser
     sends it the cookie; the trade is still refused, and the page reads nothing."""
-    frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
+    # (The frame's own check that its cookie was kept is answered, and logged, before.)
+    with page.expect_response(lambda r: r.url.endswith("/api/session") and r.status == 200):
+        frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
     expect(frame.locator("#reason")).to_have_text("You own this Thing.")
     page.goto(f"{demo.sandbox_url}/")
     log_before = len(demo.log())
@@ -141,8 +145,10 @@ def test_the_thingiverse_origin_cannot_trade_the_cookie(demo, page):
     assert results == ["refused:TypeError", "opaque:0:", "opaque:0:"], results
     # Chromium may not even send the cookie here (its partition key also notes that the frame
     # was cross-site); Firefox keys it by the top-level site alone. Either way, the app refuses.
-    log = demo.log()[log_before:]
-    assert "POST /api/session 200" not in log and log.count("POST /api/session 403") == 2, log
+    # (A line is written once its answer is sent: wait for the second.)
+    log = wait_for(lambda: (text := demo.log()[log_before:]).count(
+        "POST /api/session 403") == 2 and text, what="two refusals in the log")
+    assert "POST /api/session 200" not in log, log
 
 
 def test_in_frame_sign_in_leaves_nothing_a_page_in_the_frame_can_use(demo, page):
@@ -200,8 +206,8 @@ def test_in_frame_sign_in_leaves_nothing_a_page_in_the_frame_can_use(demo, page)
 
 def test_a_signed_out_frame_says_its_file_is_still_being_made(demo, page, browser: Browser):
     httpx.post(f"{demo.sandbox_url}/sandbox/faults", json={
-        "route": "POST /files/{id}/uploadFile", "bytes_per_second": 150}).raise_for_status()
-    try:
+        "route": "POST /files/{id}/uploadFile", "bytes_per_second": 100}).raise_for_status()
+    try:  # (684 B at 100 B/s: still uploading after the sign-out and reload)
         frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
         frame.get_by_label("Scale (%)").fill("80")
         frame.get_by_role("button", name="Make the file and post it to this Thing").click()
@@ -238,6 +244,9 @@ def test_a_session_unused_past_its_idle_limit_asks_to_connect(short_sessions, pa
     expect(frame.locator("#reason")).to_have_text("You own this Thing.")
     page.wait_for_timeout(2000)
     signed_in_after_reload(page)  # used within the limit: still signed in, and seen again
+    # The page's last request (the preview's model) is made before the idle time counts.
+    expect(app_frame(page).locator("#preview-canvas")).to_have_attribute(
+        "aria-label", re.compile("^3D preview"), timeout=15_000)
     page.wait_for_timeout(4500)
     page.reload()
     expect(app_frame(page).locator("#status")).to_have_text(

@@ -70,8 +70,9 @@ def approve(engine: Engine, username: str, decision: str, in_frame: bool = False
     Agree or Deny."""
     run, click = (engine.app, engine.click_app) if in_frame else (engine.popup,
                                                                    engine.click_popup)
-    wait_for(lambda: run("location.pathname") == "/login/oauth/authorize",
-             what="the authorize page")
+    wait_for(lambda: run("location.pathname === '/login/oauth/authorize' && "
+                         "!!document.querySelector('button[value=agree]')"),
+             what="the authorize page and its buttons")
     click(f"input[name=user_id][value='{USERS[username]}']")
     click(f"button[value={decision.lower()}]")
 
