@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 
 from benchmarks.servers import CLIENT_ID, Pair, cpu_seconds, free_port, rss_mb, start_pair
 
@@ -41,8 +41,8 @@ class Visitor:
 
     def __init__(self, pair: Pair) -> None:
         self.pair = pair
-        self.app = httpx.Client(base_url=pair.app_url, timeout=60)
-        self.sandbox = httpx.Client(base_url=pair.sandbox_url, timeout=60)
+        self.app = httpx2.Client(base_url=pair.app_url, timeout=60)
+        self.sandbox = httpx2.Client(base_url=pair.sandbox_url, timeout=60)
 
     def token(self, user_id: int) -> str:
         answer = self.sandbox.post("/sandbox/tokens",
@@ -205,7 +205,7 @@ def launch_throughput(pair: Pair, rounds: int = 6) -> None:
     same uvicorn: both servers run side by side and wrk alternates between them, so a
     neighbour's load on this shared machine weighs on both."""
     launch = f"{pair.app_url}/?thing_id=2001"
-    size = len(httpx.get(launch).content)
+    size = len(httpx2.get(launch).content)
     if shutil.which("wrk") is None:
         report("launch page throughput", "wrk is not installed", ">= 0.9 x bare page", False)
         return
@@ -216,7 +216,7 @@ def launch_throughput(pair: Pair, rounds: int = 6) -> None:
     bare_url = f"http://127.0.0.1:{port}/"
     try:
         _wait_http(bare_url)
-        bare_size = len(httpx.get(bare_url).content)
+        bare_size = len(httpx2.get(bare_url).content)
         wrk_run(launch, 1, pair.app.pid), wrk_run(bare_url, 1, bare.pid)  # warm both
         ratios, app_runs, bare_runs = [], [], []
         for n in range(rounds):
@@ -293,9 +293,9 @@ def _wait_http(url: str) -> None:
     deadline = time.monotonic() + 20
     while True:
         try:
-            httpx.get(url)
+            httpx2.get(url)
             return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
@@ -328,7 +328,7 @@ def page_weight(pair: Pair) -> None:
                 return [ready.startTime, nav.responseEnd]; }"""))
         browser.close()
     origins = {"{0.scheme}://{0.netloc}".format(urlsplit(url)) for url in loaded}
-    sizes = {urlsplit(url).path: len(httpx.get(url).content) for url in loaded}
+    sizes = {urlsplit(url).path: len(httpx2.get(url).content) for url in loaded}
     total = sum(sizes.values())
     listed = ", ".join(f"{path} {size / 1024:.1f}" for path, size in sorted(sizes.items()))
     report("launch page weight", f"{total / 1024:.1f} KB uncompressed [{listed}]", "< 40 KB",

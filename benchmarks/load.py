@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 
 from benchmarks.servers import cpu_seconds, rss_mb, start_pair
 
@@ -38,11 +38,11 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     cpu: float = 0.0
 
-    async def timed(self, step: str, call, expect: int) -> httpx.Response:  # noqa: ANN001
+    async def timed(self, step: str, call, expect: int) -> httpx2.Response:  # noqa: ANN001
         started = time.perf_counter()
         try:
             response = await call
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             self.errors.append(f"{step}: {type(exc).__name__}")
             raise
         seconds = time.perf_counter() - started
@@ -51,11 +51,11 @@ class Tally:
         if response.status_code != expect:
             self.errors.append(f"{response.request.method} {response.request.url.path} "
                                f"{response.status_code}")
-            raise httpx.HTTPError("unexpected status")
+            raise httpx2.HTTPError("unexpected status")
         return response
 
 
-async def one_visit(app: httpx.AsyncClient, sandbox: httpx.AsyncClient, tally: Tally,
+async def one_visit(app: httpx2.AsyncClient, sandbox: httpx2.AsyncClient, tally: Tally,
                     user: tuple[int, int, str]) -> None:
     """What one person does: open the Thing's app, connect, agree, see the action."""
     user_id, thing_id, reason = user
@@ -80,10 +80,10 @@ async def drive(app_url: str, sandbox_url: str, users: range, seconds: float) ->
     tally = Tally()
     # A connection idle for 4 s is not reused: uvicorn closes idle ones after 5 s, and a request
     # sent on a connection as it closes fails (a ReadError that is the generator's, not the app's).
-    limits = httpx.Limits(max_connections=len(users), max_keepalive_connections=len(users),
+    limits = httpx2.Limits(max_connections=len(users), max_keepalive_connections=len(users),
                           keepalive_expiry=4)
-    async with httpx.AsyncClient(base_url=app_url, limits=limits, timeout=30) as app, \
-            httpx.AsyncClient(base_url=sandbox_url, limits=limits, timeout=30) as sandbox:
+    async with httpx2.AsyncClient(base_url=app_url, limits=limits, timeout=30) as app, \
+            httpx2.AsyncClient(base_url=sandbox_url, limits=limits, timeout=30) as sandbox:
         deadline = time.monotonic() + seconds
 
         async def person(n: int) -> None:
@@ -91,7 +91,7 @@ async def drive(app_url: str, sandbox_url: str, users: range, seconds: float) ->
             while time.monotonic() < deadline:
                 try:
                     await one_visit(app, sandbox, tally, USERS[(n + visit) % len(USERS)])
-                except httpx.HTTPError:
+                except httpx2.HTTPError:
                     pass  # counted in tally.errors
                 visit += 1
         await asyncio.gather(*(person(n) for n in users))

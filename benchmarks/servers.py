@@ -78,8 +78,8 @@ def start_pair(sandbox_args: tuple[str, ...] = (), app_env: dict[str, str] | Non
                                 app_url, *sandbox_args], stdout=quiet, stderr=quiet)
     _wait(sandbox_port, sandbox, "the sandbox")
     if app_token_user is not None:  # the operator's read-only token, from this sandbox
-        import httpx
-        app_env = {**(app_env or {}), "THINGAPP_APP_TOKEN": httpx.post(
+        import httpx2
+        app_env = {**(app_env or {}), "THINGAPP_APP_TOKEN": httpx2.post(
             f"{sandbox_url}/sandbox/tokens",
             json={"user_id": app_token_user, "client_id": CLIENT_ID}).json()["access_token"]}
     env = {**os.environ, "THINGAPP_CLIENT_ID": CLIENT_ID, "THINGAPP_CLIENT_SECRET": CLIENT_SECRET,

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-import httpx
+import httpx2
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
@@ -43,7 +43,7 @@ class RoundRobinProxy:
             url += "?" + scope["query_string"].decode()
         # The body as the backend sent it (gzipped static files stay gzipped, as they would
         # through a real proxy): raw bytes, not httpx's decoded content.
-        async with httpx.AsyncClient(follow_redirects=False, timeout=30) as client, \
+        async with httpx2.AsyncClient(follow_redirects=False, timeout=30) as client, \
                 client.stream(scope["method"], url, headers=headers, content=body) as upstream:
             raw = b"".join([chunk async for chunk in upstream.aiter_raw()])
         await send({"type": "http.response.start", "status": upstream.status_code,

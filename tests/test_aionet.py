@@ -1,5 +1,5 @@
-"""The HTTP client's network backend on asyncio's own transports (thingapp/aionet.py): what httpx
-and httpcore expect of a connection, against a real server on loopback, under asyncio's own loop
+"""The HTTP client's network backend on asyncio's own transports (thingapp/aionet.py): what httpx2
+and httpcore2 expect of a connection, against a real server on loopback, under asyncio's own loop
 and uvloop (the one `thingapp serve` runs)."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import httpx
+import httpx2
 import pytest
 import trustme
 import uvloop
 
 from thingapp.aionet import HIGH_WATER, backend_transport
 
-LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2)
+LIMITS = httpx2.Limits(max_connections=4, max_keepalive_connections=2)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -36,8 +36,8 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.readexactly(length)
 
 
-def new_client(timeout: float = 5.0) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=backend_transport(LIMITS), timeout=timeout)
+def new_client(timeout: float = 5.0) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(transport=backend_transport(LIMITS), timeout=timeout)
 
 
 def answer(body: bytes) -> bytes:
@@ -136,9 +136,10 @@ def test_a_server_that_reads_nothing_is_a_write_timeout_not_memory_spent(run):
             await reader.readuntil(b"\r\n\r\n")
             await given_up.wait()  # reads no body: the client must wait, not buffer it all
 
-        async with serving(handler) as url, httpx.AsyncClient(
-                transport=backend_transport(LIMITS), timeout=httpx.Timeout(5, write=0.3)) as client:
-            with pytest.raises(httpx.WriteTimeout):
+        async with serving(handler) as url, httpx2.AsyncClient(
+                transport=backend_transport(LIMITS),
+                timeout=httpx2.Timeout(5, write=0.3)) as client:
+            with pytest.raises(httpx2.WriteTimeout):
                 await client.post(url, content=b"x" * (32 * 1024 * 1024))
             given_up.set()
     run(body())
@@ -154,7 +155,7 @@ def test_a_server_that_does_not_answer_in_time_is_a_read_timeout(run):
             writer.close()
 
         async with serving(handler) as url, new_client(timeout=0.2) as client:
-            with pytest.raises(httpx.ReadTimeout):
+            with pytest.raises(httpx2.ReadTimeout):
                 await client.get(url)
             answered.set()
     run(body())
@@ -169,7 +170,7 @@ def test_a_server_that_hangs_up_mid_answer_is_an_error_not_a_short_body(run):
 
     async def body() -> None:
         async with serving(handler) as url, new_client() as client:
-            with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+            with pytest.raises((httpx2.ReadError, httpx2.RemoteProtocolError)):
                 await client.get(url)
     run(body())
 
@@ -179,7 +180,7 @@ def test_a_refused_connection_is_a_connect_error(run):
         async with serving(read_request) as url:  # type: ignore[arg-type]
             pass  # (and closed)
         async with new_client() as client:
-            with pytest.raises(httpx.ConnectError):
+            with pytest.raises(httpx2.ConnectError):
                 await client.get(url)
     run(body())
 
@@ -199,13 +200,13 @@ def test_tls_is_checked_against_the_certificate_authority(run):
 
     async def body() -> None:
         async with serving(handler, server_tls) as url:
-            async with httpx.AsyncClient(
+            async with httpx2.AsyncClient(
                     transport=backend_transport(LIMITS, verify=trusting)) as client:
                 response = await client.get(url)
                 assert response.content == b"over tls"
                 assert response.extensions["network_stream"].get_extra_info(
                     "ssl_object") is not None
             async with new_client() as client:
-                with pytest.raises(httpx.ConnectError):  # an authority nobody trusts
+                with pytest.raises(httpx2.ConnectError):  # an authority nobody trusts
                     await client.get(url)
     run(body())

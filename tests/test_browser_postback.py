@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 import trimesh
 from live import Demo, app_frame, sign_in_with_popup
@@ -23,18 +23,18 @@ def screenshot(page: Page, name: str) -> None:
 
 
 def sandbox_api(demo: Demo, method: str, path: str, user_id: int,
-                **kwargs: object) -> httpx.Response:
-    token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens",
+                **kwargs: object) -> httpx2.Response:
+    token = httpx2.post(f"{demo.sandbox_url}/sandbox/tokens",
                        json={"user_id": user_id, "client_id": "thingapp-demo"}
                        ).json()["access_token"]
-    return httpx.request(method, f"{demo.sandbox_url}{path}",
+    return httpx2.request(method, f"{demo.sandbox_url}{path}",
                          headers={"Authorization": f"Bearer {token}"}, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def faults(demo: Demo) -> Iterator[None]:
     yield
-    httpx.delete(f"{demo.sandbox_url}/sandbox/faults").raise_for_status()
+    httpx2.delete(f"{demo.sandbox_url}/sandbox/faults").raise_for_status()
 
 
 def test_owner_posts_a_scaled_file_and_the_thing_lists_it(demo, page):
@@ -84,7 +84,7 @@ def test_no_derivatives_user_downloads_a_mesh_of_the_requested_size(demo, page):
 
 
 def test_progress_shows_during_a_slow_upload_and_survives_a_reload(demo, page: Page, faults):
-    httpx.post(f"{demo.sandbox_url}/sandbox/faults", json={
+    httpx2.post(f"{demo.sandbox_url}/sandbox/faults", json={
         "route": "POST /files/{id}/uploadFile", "bytes_per_second": 100}).raise_for_status()
     frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")  # 684 B: 7 s
     frame.get_by_label("Scale (%)").fill("90")

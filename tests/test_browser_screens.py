@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from live import Demo, app_frame, approve_in, sign_in_with_popup, sign_out
@@ -109,7 +109,7 @@ def test_the_post_remix_and_failure_screens(demo, sized):
     frame.get_by_role("button", name="Make the file and post a remix").click()
     expect(frame.get_by_role("heading", name="Remix created")).to_be_visible(timeout=30_000)
     check_screen(sized, "done-remix")
-    httpx.post(f"{demo.sandbox_url}/sandbox/corrupt-uploads", json={"count": 1}
+    httpx2.post(f"{demo.sandbox_url}/sandbox/corrupt-uploads", json={"count": 1}
                ).raise_for_status()
     frame.get_by_role("button", name="Make another file").click()
     frame.get_by_role("button", name="Make the file and post a remix").click()
@@ -131,7 +131,7 @@ def test_the_readme_picture_of_the_signed_in_screen(demo, page):
 
 
 def test_the_job_running_screen_and_its_live_region(demo, page: Page, faults_cleared):
-    httpx.post(f"{demo.sandbox_url}/sandbox/faults", json={
+    httpx2.post(f"{demo.sandbox_url}/sandbox/faults", json={
         "route": "POST /files/{id}/uploadFile", "bytes_per_second": 300}).raise_for_status()
     frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
     app(page).evaluate("""() => {
@@ -154,13 +154,13 @@ def test_the_job_running_screen_and_its_live_region(demo, page: Page, faults_cle
 @pytest.fixture
 def faults_cleared(demo: Demo) -> Iterator[None]:
     yield
-    httpx.delete(f"{demo.sandbox_url}/sandbox/faults").raise_for_status()
+    httpx2.delete(f"{demo.sandbox_url}/sandbox/faults").raise_for_status()
 
 
 def test_a_thing_without_a_model_file_shows_a_sentence_instead_of_the_form(demo, page):
-    token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens", json={
+    token = httpx2.post(f"{demo.sandbox_url}/sandbox/tokens", json={
         "user_id": 1001, "client_id": "thingapp-demo"}).json()["access_token"]
-    empty = httpx.post(f"{demo.sandbox_url}/things/", headers={
+    empty = httpx2.post(f"{demo.sandbox_url}/things/", headers={
         "Authorization": f"Bearer {token}"}, json={"name": "Empty", "license": "cc",
                                                   "category": "Other"}).json()
     frame = sign_in_with_popup(page, demo.sandbox_url, empty["id"], "mara_makes")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-import httpx
+import httpx2
 import pytest
 from live import app_frame, approve_in
 from playwright.sync_api import expect
@@ -32,9 +32,9 @@ def test_the_callback_page_makes_one_post_and_nothing_else(demo, page):
 
 def test_thing_names_carrying_markup_render_as_text(demo, page):
     hostile = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
-    token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens",
+    token = httpx2.post(f"{demo.sandbox_url}/sandbox/tokens",
                        json={"user_id": 1001, "client_id": "thingapp-demo"}).json()["access_token"]
-    thing = httpx.post(f"{demo.sandbox_url}/things/", headers={"Authorization": f"Bearer {token}"},
+    thing = httpx2.post(f"{demo.sandbox_url}/things/", headers={"Authorization": f"Bearer {token}"},
                        json={"name": hostile, "license": "cc", "category": "Other",
                              "description": hostile}).json()
     dialogs: list[str] = []
@@ -55,12 +55,12 @@ def test_thing_names_carrying_markup_render_as_text(demo, page):
 def test_a_login_planted_in_window_name_is_not_taken_at_top_level(demo, page):
     """Login CSRF: another site completes a login with its own account, opens the app with the
     claim in window.name (or a ?code=), hoping the visitor ends up signed in as the attacker."""
-    login = httpx.post(f"{demo.app_url}/api/logins",
+    login = httpx2.post(f"{demo.app_url}/api/logins",
                        json={"thing_id": 2001, "mode": "frame"}).json()
     state = login["authorize_url"].split("state=")[1]
-    token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens",
+    token = httpx2.post(f"{demo.sandbox_url}/sandbox/tokens",
                        json={"user_id": 1003, "client_id": "thingapp-demo"}).json()["access_token"]
-    assert httpx.post(f"{demo.app_url}/api/callback",
+    assert httpx2.post(f"{demo.app_url}/api/callback",
                       json={"state": state, "access_token": token}).status_code == 200
     planted = "thingapp.pending:" + json.dumps(
         {"login_id": login["login_id"], "claim": login["claim"], "thing_id": 2001})
@@ -69,7 +69,7 @@ def test_a_login_planted_in_window_name_is_not_taken_at_top_level(demo, page):
     page.goto(f"{demo.app_url}/?thing_id=2001")
     expect(page.get_by_role("button", name="Connect Thingiverse")).to_be_visible()
     expect(page.locator("#user-name")).to_have_text("")
-    claim = httpx.post(f"{demo.app_url}/api/logins/{login['login_id']}/claim",
+    claim = httpx2.post(f"{demo.app_url}/api/logins/{login['login_id']}/claim",
                        json={"claim": login["claim"]})
     assert claim.status_code == 200  # the planted login was never taken by the visitor
 
@@ -116,8 +116,8 @@ def test_the_callback_tells_only_the_apps_own_origin(demo, page, leak_watch, out
     token = "forged-token-4c1d9e"
     fragment = f"state=forged&access_token={token}&token_type=bearer"
     if outcome == "succeeded":  # a login of the page's own, with a real token for it
-        login = httpx.post(f"{demo.app_url}/api/logins", json={"thing_id": 2001}).json()
-        token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens", json={
+        login = httpx2.post(f"{demo.app_url}/api/logins", json={"thing_id": 2001}).json()
+        token = httpx2.post(f"{demo.sandbox_url}/sandbox/tokens", json={
             "user_id": 1003, "client_id": "thingapp-demo"}).json()["access_token"]
         state = login["authorize_url"].split("state=")[1]
         fragment = f"access_token={token}&token_type=bearer&state={state}"
@@ -169,7 +169,7 @@ def test_the_launch_page_heeds_only_its_own_popup_on_its_own_origin(demo, page):
 def test_a_code_launch_opened_at_top_level_is_not_claimed(demo, page):
     """Login CSRF with a ?code=: another site sends the visitor, at top level, to the app with a
     code of the attacker's account. The page must not take the sign-in it would make."""
-    code = httpx.post(f"{demo.sandbox_url}/sandbox/codes",
+    code = httpx2.post(f"{demo.sandbox_url}/sandbox/codes",
                       json={"user_id": 1003, "client_id": "thingapp-demo"}).json()["code"]
     claims: list[str] = []
     page.on("request", lambda r: claims.append(r.url) if r.url.endswith("/claim") else None)

@@ -10,7 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 
-import httpx
+import httpx2
 import pytest
 from engines import wait_for
 from live import Demo, app_frame, approve_in, sign_in_with_popup, sign_out, start_demo
@@ -34,7 +34,7 @@ def authorize_requests(page: Page) -> list[str]:
 
 def authorize_pages_served(demo: Demo) -> int:
     """How many authorize pages the sandbox has served, all told."""
-    log = httpx.get(f"{demo.sandbox_url}/sandbox/requests").json()
+    log = httpx2.get(f"{demo.sandbox_url}/sandbox/requests").json()
     return sum(1 for entry in log if entry["path"] == "/login/oauth/authorize")
 
 
@@ -205,7 +205,7 @@ def test_in_frame_sign_in_leaves_nothing_a_page_in_the_frame_can_use(demo, page)
 
 
 def test_a_signed_out_frame_says_its_file_is_still_being_made(demo, page, browser: Browser):
-    httpx.post(f"{demo.sandbox_url}/sandbox/faults", json={
+    httpx2.post(f"{demo.sandbox_url}/sandbox/faults", json={
         "route": "POST /files/{id}/uploadFile", "bytes_per_second": 100}).raise_for_status()
     try:  # (684 B at 100 B/s: still uploading after the sign-out and reload)
         frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
@@ -227,7 +227,7 @@ def test_a_signed_out_frame_says_its_file_is_still_being_made(demo, page, browse
         finally:
             other.close()
     finally:
-        httpx.delete(f"{demo.sandbox_url}/sandbox/faults").raise_for_status()
+        httpx2.delete(f"{demo.sandbox_url}/sandbox/faults").raise_for_status()
 
 
 @pytest.fixture(scope="module")
@@ -272,7 +272,7 @@ def claim_without_cookies(route: Route) -> None:
     """The claim, answered to the browser without its Set-Cookie: a browser that keeps no
     partitioned cookie. (Sent from here: Playwright's own fetch would store the cookie.)"""
     request = route.request
-    answer = httpx.post(request.url, content=request.post_data_buffer, headers=request.headers)
+    answer = httpx2.post(request.url, content=request.post_data_buffer, headers=request.headers)
     route.fulfill(status=answer.status_code, body=answer.content, headers={
         k: v for k, v in answer.headers.items()
         if k.lower() not in ("set-cookie", "content-length", "content-encoding")})
@@ -316,7 +316,7 @@ def test_a_token_thingiverse_revoked_ends_the_session_with_a_sentence(demo, page
     frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
     expect(frame.locator("#reason")).to_have_text("You own this Thing.")
     [token] = set(tokens)
-    httpx.post(f"{demo.sandbox_url}/sandbox/tokens/revoke",
+    httpx2.post(f"{demo.sandbox_url}/sandbox/tokens/revoke",
                json={"access_token": token}).raise_for_status()
     page.goto(f"{demo.sandbox_url}/thing:2002")  # a Thing the app has not read for this user
     expect(frame.locator("#status")).to_have_text(

@@ -8,7 +8,7 @@ import io
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import PIL.Image
 import pytest
 from live import Demo, sign_in_with_popup, start_demo
@@ -28,14 +28,14 @@ def flow_demo(request: pytest.FixtureRequest,
 
 
 def posts(demo: Demo) -> list[str]:
-    return [e["path"] for e in httpx.get(f"{demo.sandbox_url}/sandbox/requests").json()
+    return [e["path"] for e in httpx2.get(f"{demo.sandbox_url}/sandbox/requests").json()
             if e["method"] == "POST"]
 
 
-def as_user(demo: Demo, method: str, path: str, user_id: int, **kwargs: object) -> httpx.Response:
-    token = httpx.post(f"{demo.sandbox_url}/sandbox/tokens", json={
+def as_user(demo: Demo, method: str, path: str, user_id: int, **kwargs: object) -> httpx2.Response:
+    token = httpx2.post(f"{demo.sandbox_url}/sandbox/tokens", json={
         "user_id": user_id, "client_id": "thingapp-demo"}).json()["access_token"]
-    return httpx.request(method, f"{demo.sandbox_url}{path}",  # type: ignore[arg-type]
+    return httpx2.request(method, f"{demo.sandbox_url}{path}",  # type: ignore[arg-type]
                          headers={"Authorization": f"Bearer {token}"}, **kwargs)
 
 
@@ -75,7 +75,7 @@ def test_a_remix_has_a_picture_and_tags_and_publishes_from_the_done_screen(flow_
 
     images = as_user(demo, "GET", f"/things/{remix_id}/images", 1002).json()
     assert [i["name"] for i in images] == ["cable_clip_150pct.png"]
-    picture = PIL.Image.open(io.BytesIO(httpx.get(images[0]["url"]).content))
+    picture = PIL.Image.open(io.BytesIO(httpx2.get(images[0]["url"]).content))
     assert picture.format == "PNG" and picture.size[0] >= 640 and picture.size[1] >= 480
     assert len(picture.convert("RGB").getcolors(maxcolors=1_000_000) or []) > 50
     remix = as_user(demo, "GET", f"/things/{remix_id}", 1002).json()
@@ -84,7 +84,7 @@ def test_a_remix_has_a_picture_and_tags_and_publishes_from_the_done_screen(flow_
     assert remix["is_published"] == 0
 
     # Refused first (Thingiverse's reasons shown as they come), then published.
-    httpx.post(f"{demo.sandbox_url}/sandbox/faults", json={
+    httpx2.post(f"{demo.sandbox_url}/sandbox/faults", json={
         "route": "POST /things/{id}/publish", "status": 400, "times": 1,
         "body": {"errors": ["Add a description before publishing."]}}).raise_for_status()
     frame.get_by_role("button", name="Publish now").click()
@@ -100,7 +100,7 @@ def test_a_remix_has_a_picture_and_tags_and_publishes_from_the_done_screen(flow_
 
 def test_a_copy_that_does_not_match_says_so_and_try_again_posts_it(flow_demo, page: Page):
     demo, _ = flow_demo
-    httpx.post(f"{demo.sandbox_url}/sandbox/corrupt-uploads", json={"count": 1}
+    httpx2.post(f"{demo.sandbox_url}/sandbox/corrupt-uploads", json={"count": 1}
                ).raise_for_status()
     frame = sign_in_with_popup(page, demo.sandbox_url, 2001, "mara_makes")
     frame.get_by_label("Scale (%)").fill("140")

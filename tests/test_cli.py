@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 from live import GOOD, THINGAPP, free_port, spawn
 from live import cli_env as env
 from live import run_cli as run
@@ -52,9 +52,9 @@ def test_the_procfile_serves_the_app_on_port(tmp_path):
         deadline = time.monotonic() + 20
         while True:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/?thing_id=2001")
+                r = httpx2.get(f"http://127.0.0.1:{port}/?thing_id=2001")
                 break
-            except httpx.ConnectError:
+            except httpx2.ConnectError:
                 assert server.poll() is None and time.monotonic() < deadline, server.stderr.read()
                 time.sleep(0.1)
         assert r.status_code == 200

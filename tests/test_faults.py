@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from live import Server, free_port, start_server
 
@@ -43,44 +43,44 @@ class Pair:
         self.sandbox.stop()
 
     def fault(self, route: str, **spec: object) -> None:
-        r = httpx.post(f"{self.sandbox.url}/sandbox/faults", json={"route": route, **spec})
+        r = httpx2.post(f"{self.sandbox.url}/sandbox/faults", json={"route": route, **spec})
         assert r.status_code == 201, r.text
 
     def clear_faults(self) -> None:
-        httpx.delete(f"{self.sandbox.url}/sandbox/faults").raise_for_status()
+        httpx2.delete(f"{self.sandbox.url}/sandbox/faults").raise_for_status()
 
-    def callback(self, user_id: int = 1001, thing_id: int = 2001) -> tuple[dict, httpx.Response]:
+    def callback(self, user_id: int = 1001, thing_id: int = 2001) -> tuple[dict, httpx2.Response]:
         """Start a login, agree at the sandbox, deliver the callback: (login, its answer)."""
-        login = httpx.post(f"{self.app.url}/api/logins", json={"thing_id": thing_id}).json()
+        login = httpx2.post(f"{self.app.url}/api/logins", json={"thing_id": thing_id}).json()
         query = {k: v[0] for k, v in parse_qs(urlsplit(login["authorize_url"]).query).items()}
-        agreed = httpx.post(f"{self.sandbox.url}/login/oauth/authorize",
+        agreed = httpx2.post(f"{self.sandbox.url}/login/oauth/authorize",
                             data={**query, "user_id": str(user_id), "decision": "agree"})
         fragment = {k: v[0] for k, v in parse_qs(urlsplit(agreed.headers["location"]).fragment
                                                  ).items()}
-        return login, httpx.post(f"{self.app.url}/api/callback", json=fragment, timeout=30)
+        return login, httpx2.post(f"{self.app.url}/api/callback", json=fragment, timeout=30)
 
     def sign_in(self, user_id: int = 1001, thing_id: int = 2001) -> str:
         login, r = self.callback(user_id, thing_id)
         assert r.status_code == 200, r.text
-        return httpx.post(f"{self.app.url}/api/logins/{login['login_id']}/claim",
+        return httpx2.post(f"{self.app.url}/api/logins/{login['login_id']}/claim",
                           json={"claim": login["claim"]}).json()["session_token"]
 
     def new_thing(self, license: str = "cc-nd") -> int:
         """A Thing of olaf_original's that nobody has read yet (so no cache holds it)."""
-        token = httpx.post(f"{self.sandbox.url}/sandbox/tokens",
+        token = httpx2.post(f"{self.sandbox.url}/sandbox/tokens",
                            json={"user_id": 1003, "client_id": "thingapp-demo"}
                            ).json()["access_token"]
-        return int(httpx.post(f"{self.sandbox.url}/things/",
+        return int(httpx2.post(f"{self.sandbox.url}/things/",
                               headers={"Authorization": f"Bearer {token}"},
                               json={"name": "Fresh", "license": license, "category": "Other"}
                               ).json()["id"])
 
-    def get(self, path: str, token: str) -> httpx.Response:
-        return httpx.get(f"{self.app.url}{path}", headers={"Authorization": f"Bearer {token}"},
+    def get(self, path: str, token: str) -> httpx2.Response:
+        return httpx2.get(f"{self.app.url}{path}", headers={"Authorization": f"Bearer {token}"},
                          timeout=30)
 
     def job(self, token: str, **body: object) -> dict:
-        r = httpx.post(f"{self.app.url}/api/jobs", json={"tool": "scale", **body},
+        r = httpx2.post(f"{self.app.url}/api/jobs", json={"tool": "scale", **body},
                        headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 202, r.text
         return self.wait_job(token, r.json()["job_id"])
@@ -166,9 +166,9 @@ def test_storage_refusing_an_upload_leaves_no_remix_and_a_retry_posts_it(pair):
                     options={"mode": "percent", "value": "110", "output": "stl"})
     assert done["status"] == "done", done
     remix_id = done["result"]["thing_id"]
-    user = httpx.post(f"{pair.sandbox.url}/sandbox/tokens",
+    user = httpx2.post(f"{pair.sandbox.url}/sandbox/tokens",
                       json={"user_id": 1002, "client_id": "thingapp-demo"}).json()["access_token"]
-    things = httpx.get(f"{pair.sandbox.url}/users/remy_remix/things",
+    things = httpx2.get(f"{pair.sandbox.url}/users/remy_remix/things",
                        headers={"Authorization": f"Bearer {user}"}).json()
     assert [t["id"] for t in things] == [remix_id]  # the failed attempt left nothing behind
 
@@ -176,7 +176,7 @@ def test_storage_refusing_an_upload_leaves_no_remix_and_a_retry_posts_it(pair):
 def test_the_app_killed_mid_upload_reports_the_job_failed_and_names_the_remix(pair):
     token = pair.sign_in(1002, 2005)
     pair.fault("POST /files/{id}/uploadFile", bytes_per_second=200)
-    r = httpx.post(f"{pair.app.url}/api/jobs", headers={"Authorization": f"Bearer {token}"},
+    r = httpx2.post(f"{pair.app.url}/api/jobs", headers={"Authorization": f"Bearer {token}"},
                    json={"thing_id": 2005, "file_id": 3007, "action": "remix", "tool": "scale",
                          "options": {"mode": "percent", "value": "120", "output": "stl"},
                          "remix": {"name": "Hinge box, bigger", "license": "cc-nc-sa",

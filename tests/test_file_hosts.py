@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from live import free_port
 from world import APP_URL, CC_ND, OWNED_CC, OWNER, REMIXER, World
@@ -51,19 +51,19 @@ def listener() -> Iterator[Listener]:
     running.close()
 
 
-class Pointing(httpx.AsyncBaseTransport):
+class Pointing(httpx2.AsyncBaseTransport):
     """Thingiverse, except that its answers point elsewhere: files' `direct_url`, a redirect
     from storage, or the upload ticket's storage `action`."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, *, direct_url: str | None = None,
+    def __init__(self, inner: httpx2.AsyncBaseTransport, *, direct_url: str | None = None,
                  redirect_to: str | None = None, action: str | None = None) -> None:
         self.inner = inner
         self.direct_url, self.redirect_to, self.action = direct_url, redirect_to, action
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         path = request.url.path
         if self.redirect_to and path.startswith("/storage/"):
-            return httpx.Response(302, headers={"Location": self.redirect_to})
+            return httpx2.Response(302, headers={"Location": self.redirect_to})
         response = await self.inner.handle_async_request(request)
         rewrite = ((self.direct_url and request.method == "GET" and path.endswith("/files"))
                    or (self.action and request.method == "POST" and path.endswith("/files")))
@@ -75,7 +75,7 @@ class Pointing(httpx.AsyncBaseTransport):
             body = [{**f, "direct_url": self.direct_url} for f in body]
         else:
             body["action"] = self.action
-        return httpx.Response(response.status_code, json=body)
+        return httpx2.Response(response.status_code, json=body)
 
 
 def world_pointing(tmp_path: Path, **pointing: str) -> World:
@@ -149,13 +149,13 @@ def test_a_storage_target_elsewhere_is_refused_uncontacted(tmp_path, listener, c
 
 
 def test_a_storage_hosts_own_words_never_reach_the_user(tmp_path):
-    class Refusing(httpx.AsyncBaseTransport):
-        def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    class Refusing(httpx2.AsyncBaseTransport):
+        def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
             self.inner = inner
 
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
             if request.url.path.startswith("/storage/"):
-                return httpx.Response(403, text="<Error><Message>nope, ask admin@evil"
+                return httpx2.Response(403, text="<Error><Message>nope, ask admin@evil"
                                                 "</Message></Error>")
             return await self.inner.handle_async_request(request)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -29,7 +29,7 @@ MB = 1024 * 1024
 @dataclass(frozen=True)
 class Case:
     name: str
-    send: Callable[[World, Any], httpx.Response]  # the hostile request
+    send: Callable[[World, Any], httpx2.Response]  # the hostile request
     status: int
     says: str
     setup: Callable[[World], Any] = lambda w: None  # what a real user did before it
@@ -46,7 +46,7 @@ def _login_and_token(w: World) -> tuple[dict, str]:
     return w.start_login(), w.mint_token(OWNER)
 
 
-def _callback_with(make_state: Callable[[str], str]) -> Callable[[World, Any], httpx.Response]:
+def _callback_with(make_state: Callable[[str], str]) -> Callable[[World, Any], httpx2.Response]:
     return lambda w, ctx: w.callback({"state": make_state(ctx[0]["login_id"]),
                                       "access_token": ctx[1]})
 
@@ -72,8 +72,8 @@ def _other_clients_token(w: World) -> dict:
 
 
 def _post(path: str, body: bytes, content_type: str = "application/json"
-          ) -> Callable[[World, Any], httpx.Response]:
-    def send(w: World, session: str | None) -> httpx.Response:
+          ) -> Callable[[World, Any], httpx2.Response]:
+    def send(w: World, session: str | None) -> httpx2.Response:
         headers = {"content-type": content_type}
         if session:
             headers["authorization"] = f"Bearer {session}"
@@ -81,7 +81,7 @@ def _post(path: str, body: bytes, content_type: str = "application/json"
     return send
 
 
-def _context(thing: str) -> Callable[[World, Any], httpx.Response]:
+def _context(thing: str) -> Callable[[World, Any], httpx2.Response]:
     return lambda w, token: w.client.get("/api/context", params={"thing_id": thing},
                                          headers={"authorization": f"Bearer {token}"})
 
@@ -215,15 +215,15 @@ def test_a_json_body_over_the_limit_is_refused_however_it_is_sent(world, how):
 
 # Tokeninfo answering oddly, for an app whose client id is "123" ---------------------------------
 
-class ScriptedTokeninfo(httpx.AsyncBaseTransport):
+class ScriptedTokeninfo(httpx2.AsyncBaseTransport):
     """Thingiverse, except that tokeninfo answers with `content` (status 200)."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, content: bytes) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport, content: bytes) -> None:
         self.inner, self.content = inner, content
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         if request.url.path == "/login/oauth/tokeninfo":
-            return httpx.Response(200, content=self.content)
+            return httpx2.Response(200, content=self.content)
         return await self.inner.handle_async_request(request)
 
 
@@ -252,14 +252,14 @@ def test_the_audience_must_match_exactly_and_tokeninfo_must_be_clear(tmp_path, t
         assert w.session_count() == (1 if status == 200 else 0)
 
 
-class CookieSetting(httpx.AsyncBaseTransport):
+class CookieSetting(httpx2.AsyncBaseTransport):
     """Thingiverse with a cookie on every answer (as a CDN in front of it may set one), noting
     the Cookie header each call carried."""
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
         self.inner, self.sent = inner, []
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.sent.append(request.headers.get("cookie"))
         response = await self.inner.handle_async_request(request)
         response.headers["set-cookie"] = f"visitor=of-call-{len(self.sent)}; Path=/"

@@ -7,7 +7,7 @@ import logging
 import socket
 import time
 
-import httpx
+import httpx2
 from live import GOOD, free_port, start_server
 from live import cli_env as env
 from live import run_cli as run
@@ -77,7 +77,7 @@ def test_a_client_that_leaves_mid_body_is_logged_as_a_disconnect(tmp_path):
         deadline = time.monotonic() + 10
         while "disconnected" not in server.log() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        assert httpx2.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
     finally:
         server.stop()
     log = server.log()
@@ -88,7 +88,7 @@ def test_a_client_that_leaves_mid_body_is_logged_as_a_disconnect(tmp_path):
 
 
 def test_outgoing_requests_are_not_logged_with_their_addresses(demo):
-    r = httpx.get(f"{demo.app_url}/?thing_id=2001&code=not-a-real-code")  # one code exchange
+    r = httpx2.get(f"{demo.app_url}/?thing_id=2001&code=not-a-real-code")  # one code exchange
     assert r.status_code == 200 and "did not accept the sign-in code" in r.text
     log = demo.log()
     assert "GET / 200" in log  # the app's own access line

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+import httpx2
 from live import GOOD, cli_env, free_port, start_server
 from world import CC_ND, OWNED_CC, REMIXER, World
 
 CUBE_STL, ORGANIZER_STL = 3001, 3005
 
 
-def assert_limited(r: httpx.Response, sentence_start: str, window: int) -> None:
+def assert_limited(r: httpx2.Response, sentence_start: str, window: int) -> None:
     assert r.status_code == 429, r.text
     assert 1 <= int(r.headers["retry-after"]) <= window + 1
     message = r.json()["error"] if "json" in r.headers["content-type"] else r.text
@@ -91,7 +91,7 @@ def serve(tmp_path: Path, **settings: str):
 
 
 def logins_from(url: str, forwarded_for: str) -> int:
-    return httpx.post(f"{url}/api/logins", json={"thing_id": 2001},
+    return httpx2.post(f"{url}/api/logins", json={"thing_id": 2001},
                       headers={"X-Forwarded-For": forwarded_for}).status_code
 
 

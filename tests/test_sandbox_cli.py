@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 from live import free_port, spawn
 from sandbox_helpers import EXAMPLE
@@ -32,9 +32,9 @@ def sandbox_process(*args: str) -> Iterator[str]:
         deadline = time.monotonic() + 20
         while True:
             try:
-                httpx.get(f"{url}/sandbox/faults", timeout=1)
+                httpx2.get(f"{url}/sandbox/faults", timeout=1)
                 break
-            except httpx.TransportError:
+            except httpx2.TransportError:
                 assert process.poll() is None, process.stderr.read() if process.stderr else ""
                 assert time.monotonic() < deadline, "the sandbox did not start"
                 time.sleep(0.1)
@@ -76,7 +76,7 @@ def test_the_flags_shape_the_running_sandbox() -> None:
     with sandbox_process("--seed", str(EXAMPLE), "--rate-limit", "2", "--rate-window", "30",
                          "--fault", "GET /things/{id}=status:503,times:1",
                          "--fault", "POST /login/oauth/tokeninfo=drop") as url:
-        with httpx.Client(base_url=url, timeout=5) as client:
+        with httpx2.Client(base_url=url, timeout=5) as client:
             token = client.post("/sandbox/tokens", json={
                 "user_id": 12345, "client_id": "thingapp-demo"}).json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
@@ -89,5 +89,5 @@ def test_the_flags_shape_the_running_sandbox() -> None:
             limited = client.get("/users/me", headers=headers)
             assert limited.status_code == 429
             assert 28 <= int(limited.headers["retry-after"]) <= 30
-            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            with pytest.raises((httpx2.RemoteProtocolError, httpx2.ReadError)):
                 client.post("/login/oauth/tokeninfo", data={"access_token": token})

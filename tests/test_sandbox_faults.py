@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from live import free_port
 from sandbox_helpers import APP_URL, SANDBOX_URL, bearer, mint_token, running
@@ -55,7 +55,7 @@ def test_a_drop_fault_raises_a_transport_error_in_process(sandbox: TestClient) -
     token = mint_token(sandbox)
     with pytest.raises(ConnectionDropped) as raised:
         sandbox.post("/login/oauth/tokeninfo", data={"access_token": token})
-    assert isinstance(raised.value, httpx.RemoteProtocolError)
+    assert isinstance(raised.value, httpx2.RemoteProtocolError)
     assert sandbox.post("/login/oauth/tokeninfo", data={"access_token": token}).status_code == 200
     assert {"method": "POST", "path": "/login/oauth/tokeninfo", "status": 0} in log_of(sandbox)
 
@@ -68,7 +68,7 @@ def test_a_timeout_fault_holds_the_request_then_raises_a_read_timeout(
     with pytest.raises(ConnectionTimedOut) as raised:
         sandbox.get("/users/me", headers=bearer(mint_token(sandbox)))
     assert time.monotonic() - started >= 0.3
-    assert isinstance(raised.value, httpx.ReadTimeout)
+    assert isinstance(raised.value, httpx2.ReadTimeout)
 
 
 def test_a_drop_reaches_an_app_on_httpx_asgi_transport_as_httpx_error() -> None:
@@ -76,11 +76,11 @@ def test_a_drop_reaches_an_app_on_httpx_asgi_transport_as_httpx_error() -> None:
                              [Fault("GET /things/{id}", kind="drop")])
 
     async def fetch() -> None:
-        transport = httpx.ASGITransport(app)
-        async with httpx.AsyncClient(transport=transport, base_url=SANDBOX_URL) as client:
+        transport = httpx2.ASGITransport(app)
+        async with httpx2.AsyncClient(transport=transport, base_url=SANDBOX_URL) as client:
             await client.get("/things/2001")
 
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx2.RemoteProtocolError):
         asyncio.run(fetch())
 
 
@@ -183,11 +183,11 @@ def server_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def test_a_drop_on_a_real_server_is_a_connection_error(caplog: pytest.LogCaptureFixture) -> None:
     with serving([parse_fault_spec("GET /things/{id}=drop,times:1")]) as (url, _):
-        with httpx.Client(base_url=url, timeout=5) as client:
+        with httpx2.Client(base_url=url, timeout=5) as client:
             token = client.post("/sandbox/tokens", json={
                 "user_id": 1001, "client_id": "thingapp-demo"}).json()["access_token"]
             started = time.monotonic()
-            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            with pytest.raises((httpx2.RemoteProtocolError, httpx2.ReadError)):
                 client.get("/things/2001", headers=bearer(token))
             assert time.monotonic() - started < 2  # dropped at once, not timed out
             assert client.get("/things/2001", headers=bearer(token)).status_code == 200
@@ -203,29 +203,29 @@ def test_a_drop_on_a_real_server_is_a_connection_error(caplog: pytest.LogCapture
 
 def test_a_timeout_on_a_real_server_is_a_read_timeout(caplog: pytest.LogCaptureFixture) -> None:
     with serving([parse_fault_spec("GET /users/me=timeout:20000")]) as (url, _):
-        with httpx.Client(base_url=url, timeout=0.5) as client:
+        with httpx2.Client(base_url=url, timeout=0.5) as client:
             token = client.post("/sandbox/tokens", json={
                 "user_id": 1001, "client_id": "thingapp-demo"}).json()["access_token"]
             started = time.monotonic()
-            with pytest.raises(httpx.ReadTimeout):
+            with pytest.raises(httpx2.ReadTimeout):
                 client.get("/users/me", headers=bearer(token))
             assert time.monotonic() - started < 2
         # The client gave up, so the hold ends: the server goes on serving and shuts down quickly.
-        assert httpx.get(f"{url}/sandbox/faults", timeout=5).status_code == 200
+        assert httpx2.get(f"{url}/sandbox/faults", timeout=5).status_code == 200
     assert server_errors(caplog) == []
 
 
 def test_a_short_hold_on_a_real_server_ends_in_a_closed_connection() -> None:
     with serving([parse_fault_spec("GET /users/me=timeout:300")]) as (url, _):
-        with httpx.Client(base_url=url, timeout=5) as client:
+        with httpx2.Client(base_url=url, timeout=5) as client:
             started = time.monotonic()
-            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            with pytest.raises((httpx2.RemoteProtocolError, httpx2.ReadError)):
                 client.get("/users/me")
             assert 0.3 <= time.monotonic() - started < 3
 
 
 def test_a_timeout_without_latency_holds_longer_than_a_patient_client() -> None:
     with serving([parse_fault_spec("GET /users/me=timeout")]) as (url, _):
-        with httpx.Client(base_url=url, timeout=1.5) as client, \
-                pytest.raises(httpx.ReadTimeout):
+        with httpx2.Client(base_url=url, timeout=1.5) as client, \
+                pytest.raises(httpx2.ReadTimeout):
             client.get("/users/me")  # the default hold is 60 s: not closed before 1.5 s

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from live import Server, free_port, sign_in_with_popup, start_server
 from playwright.sync_api import expect
@@ -36,7 +36,7 @@ def start_app(tmp_path: Path, name: str, env: dict[str, str]) -> Server:
 def authorize(sandbox: Server, authorize_url: str, user_id: int) -> dict[str, str]:
     """Agree on the sandbox's authorize page, as a browser would; the callback's fragment."""
     query = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
-    r = httpx.post(f"{sandbox.url}/login/oauth/authorize",
+    r = httpx2.post(f"{sandbox.url}/login/oauth/authorize",
                    data={**query, "user_id": str(user_id), "decision": "agree"})
     assert r.status_code == 303, r.text
     return {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).fragment).items()}
@@ -78,21 +78,21 @@ def test_sign_in_completes_across_two_instances_sharing_a_store(cluster, page):
 
 def test_a_state_spent_on_two_instances_at_once_succeeds_once(cluster):
     proxy, apps, sandbox = cluster
-    login = httpx.post(f"{apps[0].url}/api/logins", json={"thing_id": 2001}).json()
+    login = httpx2.post(f"{apps[0].url}/api/logins", json={"thing_id": 2001}).json()
     fragment = authorize(sandbox, login["authorize_url"], 1001)
     results: list[int] = []
     barrier = threading.Barrier(2)
 
     def deliver(app: Server) -> None:
         barrier.wait()
-        results.append(httpx.post(f"{app.url}/api/callback", json=fragment).status_code)
+        results.append(httpx2.post(f"{app.url}/api/callback", json=fragment).status_code)
     threads = [threading.Thread(target=deliver, args=(app,)) for app in apps]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert sorted(results) == [200, 409]
-    claim = httpx.post(f"{apps[1].url}/api/logins/{login['login_id']}/claim",
+    claim = httpx2.post(f"{apps[1].url}/api/logins/{login['login_id']}/claim",
                        json={"claim": login["claim"]})
     assert claim.status_code == 200
 
@@ -104,15 +104,15 @@ def test_a_session_outlives_an_app_restart_on_the_same_sqlite_file(tmp_path):
     env = app_env(public, sandbox.url, f"sqlite:///{tmp_path / 'app.sqlite3'}")
     app = start_server(["serve", "--port", str(app_port)], app_port, tmp_path / "app.log", env)
     try:
-        login = httpx.post(f"{app.url}/api/logins", json={"thing_id": 2001}).json()
-        httpx.post(f"{app.url}/api/callback",
+        login = httpx2.post(f"{app.url}/api/logins", json={"thing_id": 2001}).json()
+        httpx2.post(f"{app.url}/api/callback",
                    json=authorize(sandbox, login["authorize_url"], 1001)).raise_for_status()
-        token = httpx.post(f"{app.url}/api/logins/{login['login_id']}/claim",
+        token = httpx2.post(f"{app.url}/api/logins/{login['login_id']}/claim",
                            json={"claim": login["claim"]}).json()["session_token"]
         app.stop()
         app = start_server(["serve", "--port", str(app_port)], app_port, tmp_path / "app.log",
                            env)
-        r = httpx.get(f"{app.url}/api/context?thing_id=2001",
+        r = httpx2.get(f"{app.url}/api/context?thing_id=2001",
                       headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 200, r.text
         assert r.json()["reason"] == "You own this Thing."
@@ -131,13 +131,13 @@ def test_serve_with_several_workers_shares_one_sqlite_file(tmp_path):
     try:
         tokens = []
         for _ in range(6):  # consecutive requests land on either worker
-            login = httpx.post(f"{app.url}/api/logins", json={"thing_id": 2001}).json()
-            httpx.post(f"{app.url}/api/callback",
+            login = httpx2.post(f"{app.url}/api/logins", json={"thing_id": 2001}).json()
+            httpx2.post(f"{app.url}/api/callback",
                        json=authorize(sandbox, login["authorize_url"], 1001)).raise_for_status()
-            tokens.append(httpx.post(f"{app.url}/api/logins/{login['login_id']}/claim",
+            tokens.append(httpx2.post(f"{app.url}/api/logins/{login['login_id']}/claim",
                                      json={"claim": login["claim"]}).json()["session_token"])
         for token in tokens:
-            r = httpx.get(f"{app.url}/api/context?thing_id=2001",
+            r = httpx2.get(f"{app.url}/api/context?thing_id=2001",
                           headers={"Authorization": f"Bearer {token}"})
             assert r.status_code == 200 and r.json()["reason"] == "You own this Thing."
         assert app.log().count("Started server process") >= 2

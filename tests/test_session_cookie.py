@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 
-import httpx
+import httpx2
 import pytest
 from world import APP_URL, OWNED_CC, OWNER, SANDBOX_URL, World
 
@@ -16,7 +16,7 @@ FRAME = {"X-Thingapp-Framed": "1", "Origin": APP_URL, "Sec-Fetch-Site": "same-or
 ATTRIBUTES = "; Path=/; Secure; HttpOnly; SameSite=None; Partitioned"
 
 
-def set_cookies(r: httpx.Response) -> dict[str, str]:
+def set_cookies(r: httpx2.Response) -> dict[str, str]:
     """name -> the whole Set-Cookie line, for each cookie the answer sets (last one wins)."""
     return {line.split("=", 1)[0]: line for line in r.headers.get_list("set-cookie")
             if "Partitioned" in line}
@@ -27,7 +27,7 @@ def value(line: str) -> str:
 
 
 def post(world: World, path: str, cookies: dict[str, str], headers: dict[str, str] | None = None,
-         **kwargs: object) -> httpx.Response:
+         **kwargs: object) -> httpx2.Response:
     """A request carrying exactly these cookies (the test client's own jar kept out of it)."""
     world.client.cookies.clear()
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
@@ -35,7 +35,7 @@ def post(world: World, path: str, cookies: dict[str, str], headers: dict[str, st
                              **kwargs)  # type: ignore[arg-type]
 
 
-def trade(world: World, cookie: str, headers: dict[str, str] = FRAME) -> httpx.Response:
+def trade(world: World, cookie: str, headers: dict[str, str] = FRAME) -> httpx2.Response:
     return post(world, "/api/session", {SESSION: cookie}, headers, json={"thing_id": OWNED_CC})
 
 

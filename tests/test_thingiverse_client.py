@@ -3,7 +3,7 @@
 import asyncio
 import json
 
-import httpx
+import httpx2
 import pytest
 
 from thingapp.file_hosts import FileHosts
@@ -16,7 +16,7 @@ TEST_HOSTS = FileHosts(["https://tv.test", "https://api.tv.test", "https://stora
 
 
 def client_answering(handler) -> ThingiverseClient:
-    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
     return ThingiverseClient(http, site_url="https://tv.test", api_url="https://api.tv.test",
                              client_id="123", client_secret="s3", retry_pauses=(0.01, 0.01),
                              file_hosts=TEST_HOSTS)
@@ -27,15 +27,15 @@ def run(coro):
 
 
 def tokeninfo_answer(status: int, body: bytes | str, seen: list | None = None):
-    def handler(request: httpx.Request) -> httpx.Response:
+    def handler(request: httpx2.Request) -> httpx2.Response:
         if seen is not None:
             seen.append(request)
-        return httpx.Response(status, content=body if isinstance(body, bytes) else body.encode())
+        return httpx2.Response(status, content=body if isinstance(body, bytes) else body.encode())
     return handler
 
 
 def test_tokeninfo_sends_the_token_in_a_form_body_not_the_url():
-    seen: list[httpx.Request] = []
+    seen: list[httpx2.Request] = []
     c = client_answering(tokeninfo_answer(200, '{"audience": "123", "user_id": "244"}', seen))
     info = run(c.tokeninfo("tok-secret"))
     assert (info.audience, info.user_id) == ("123", "244")
@@ -76,7 +76,7 @@ def test_tokeninfo_5xx_is_an_upstream_failure_not_an_invalid_token():
 
 def test_api_errors_carry_status_and_thingiverses_message():
     def handler(request):
-        return httpx.Response(404, json={"error": "Not Found"})
+        return httpx2.Response(404, json={"error": "Not Found"})
     with pytest.raises(ThingiverseError) as caught:
         run(client_answering(handler).get_thing("t", 5))
     assert (caught.value.status, caught.value.message) == (404, "Not Found")
@@ -84,7 +84,7 @@ def test_api_errors_carry_status_and_thingiverses_message():
 
 def test_x_error_header_is_read_first():
     def handler(request):
-        return httpx.Response(403, headers={"X-Error": "Forbidden by policy"}, json={"error": "x"})
+        return httpx2.Response(403, headers={"X-Error": "Forbidden by policy"}, json={"error": "x"})
     with pytest.raises(ThingiverseError) as caught:
         run(client_answering(handler).get_me("t"))
     assert caught.value.message == "Forbidden by policy"
@@ -95,7 +95,7 @@ def test_api_calls_send_the_token_only_in_the_authorization_header():
 
     def handler(request):
         seen.append(request)
-        return httpx.Response(200, json={"id": 7, "name": "x"})
+        return httpx2.Response(200, json={"id": 7, "name": "x"})
     run(client_answering(handler).get_thing("tok-abc", 7))
     assert seen[0].headers["authorization"] == "Bearer tok-abc"
     assert "tok-abc" not in str(seen[0].url)
@@ -103,10 +103,10 @@ def test_api_calls_send_the_token_only_in_the_authorization_header():
 
 def test_timeouts_and_connection_failures_become_thingiverse_errors():
     def timeout(request):
-        raise httpx.ReadTimeout("slow", request=request)
+        raise httpx2.ReadTimeout("slow", request=request)
 
     def refused(request):
-        raise httpx.ConnectError("refused", request=request)
+        raise httpx2.ConnectError("refused", request=request)
     for handler in (timeout, refused):
         with pytest.raises(ThingiverseError) as caught:
             run(client_answering(handler).get_thing("t", 1))
@@ -115,9 +115,9 @@ def test_timeouts_and_connection_failures_become_thingiverse_errors():
 
 def test_malformed_api_json_is_an_error_not_a_crash():
     with pytest.raises(ThingiverseError, match="not JSON"):
-        run(client_answering(lambda r: httpx.Response(200, content=b"{oops")).get_thing("t", 1))
+        run(client_answering(lambda r: httpx2.Response(200, content=b"{oops")).get_thing("t", 1))
     with pytest.raises(ThingiverseError, match="unexpected shape"):
-        run(client_answering(lambda r: httpx.Response(200, json=[1])).get_thing("t", 1))
+        run(client_answering(lambda r: httpx2.Response(200, json=[1])).get_thing("t", 1))
 
 
 def test_code_exchange_reads_the_form_encoded_answer():
@@ -125,7 +125,7 @@ def test_code_exchange_reads_the_form_encoded_answer():
 
     def handler(request):
         seen.append(request)
-        return httpx.Response(200, content=b"access_token=tok9&token_type=bearer",
+        return httpx2.Response(200, content=b"access_token=tok9&token_type=bearer",
                               headers={"content-type": "application/x-www-form-urlencoded"})
     assert run(client_answering(handler).exchange_code("c0de")) == "tok9"
     assert b"client_secret=s3" in seen[0].content and b"code=c0de" in seen[0].content
@@ -133,7 +133,7 @@ def test_code_exchange_reads_the_form_encoded_answer():
 
 def test_refused_code_exchange_is_an_error():
     def handler(request):
-        return httpx.Response(400, content=b"error=invalid_grant")
+        return httpx2.Response(400, content=b"error=invalid_grant")
     with pytest.raises(ThingiverseError) as caught:
         run(client_answering(handler).exchange_code("bad"))
     assert caught.value.message == "invalid_grant"
@@ -149,7 +149,7 @@ FIELDS = {"AWSAccessKeyId": "AK", "bucket": "b", "key": "uploads/1/x.stl", "acl"
           "Content-Disposition": 'attachment; filename="x.stl"'}
 
 
-def multipart_names(request: httpx.Request) -> list[str]:
+def multipart_names(request: httpx2.Request) -> list[str]:
     body = request.read()
     boundary = request.headers["content-type"].split("boundary=")[1].encode()
     names = []
@@ -164,7 +164,7 @@ def test_the_storage_form_sends_every_field_in_order_then_the_file_last(tmp_path
 
     def storage(request):
         seen.append(request)
-        return httpx.Response(303, headers={"Location": "https://api.tv.test/files/77/finalize"})
+        return httpx2.Response(303, headers={"Location": "https://api.tv.test/files/77/finalize"})
     path = tmp_path / "x.stl"
     path.write_bytes(b"solid x" * 1000)
     progress = []
@@ -180,14 +180,14 @@ def test_the_storage_form_sends_every_field_in_order_then_the_file_last(tmp_path
 def test_a_200_from_storage_finalizes_at_success_action_redirect(tmp_path):
     path = tmp_path / "x.stl"
     path.write_bytes(b"x")
-    finalize = run(client_answering(lambda r: httpx.Response(200)).send_to_storage(
+    finalize = run(client_answering(lambda r: httpx2.Response(200)).send_to_storage(
         UploadTicket("https://storage.test/up", FIELDS), path, "x.stl"))
     assert finalize == FIELDS["success_action_redirect"]
 
 
 def test_the_token_is_never_sent_to_a_host_other_than_the_api(tmp_path):
     seen = []
-    c = client_answering(lambda r: seen.append(r) or httpx.Response(200, json={}))
+    c = client_answering(lambda r: seen.append(r) or httpx2.Response(200, json={}))
     with pytest.raises(ThingiverseError, match="refused to send the token"):
         run(c.finalize_upload("tok", "https://evil.test/files/1/finalize"))
     with pytest.raises(ThingiverseError, match="refused to send the token"):
@@ -203,8 +203,8 @@ def test_download_url_redirect_is_followed_without_the_token(tmp_path):
     def handler(request):
         seen.append(request)
         if request.url.host == "api.tv.test":
-            return httpx.Response(302, headers={"Location": "https://storage.test/f/x.stl"})
-        return httpx.Response(200, content=b"mesh-bytes")
+            return httpx2.Response(302, headers={"Location": "https://storage.test/f/x.stl"})
+        return httpx2.Response(200, content=b"mesh-bytes")
     dest = tmp_path / "x.stl"
     run(client_answering(handler).download_file(
         "tok", {"direct_url": None, "download_url": "https://api.tv.test/files/5/download"},
@@ -222,7 +222,7 @@ def test_a_download_past_the_limit_stops(tmp_path):
         yield b"x" * 600
 
     def handler(request):  # no Content-Length: the limit must hold while streaming
-        return httpx.Response(200, content=body())
+        return httpx2.Response(200, content=body())
     with pytest.raises(FileTooLarge):
         run(client_answering(handler).download_file(
             "tok", {"direct_url": "https://cdn.test/x.stl"}, tmp_path / "x", 1000))
@@ -230,7 +230,7 @@ def test_a_download_past_the_limit_stops(tmp_path):
 
 # Backing off -------------------------------------------------------------------------------
 
-def answers(*responses: httpx.Response, seen: list | None = None):
+def answers(*responses: httpx2.Response, seen: list | None = None):
     queue = list(responses)
 
     def handler(request):
@@ -242,8 +242,8 @@ def answers(*responses: httpx.Response, seen: list | None = None):
 
 def test_a_read_rate_limited_once_is_retried_after_retry_after():
     seen: list = []
-    c = client_answering(answers(httpx.Response(429, headers={"Retry-After": "0.2"}),
-                                 httpx.Response(200, json={"id": 5, "name": "x"}), seen=seen))
+    c = client_answering(answers(httpx2.Response(429, headers={"Retry-After": "0.2"}),
+                                 httpx2.Response(200, json={"id": 5, "name": "x"}), seen=seen))
     assert run(c.get_thing("t", 5))["id"] == 5
     assert len(seen) == 2
 
@@ -252,8 +252,8 @@ def test_the_wait_before_a_retry_is_the_one_retry_after_asks_for():
     import time as clock
     for asked in (0.6, 1.2):
         seen: list = []
-        c = client_answering(answers(httpx.Response(429, headers={"Retry-After": str(asked)}),
-                                     httpx.Response(200, json={"id": 5}), seen=seen))
+        c = client_answering(answers(httpx2.Response(429, headers={"Retry-After": str(asked)}),
+                                     httpx2.Response(200, json={"id": 5}), seen=seen))
         started = clock.monotonic()
         assert run(c.get_thing("t", 5))["id"] == 5
         waited = clock.monotonic() - started
@@ -263,7 +263,7 @@ def test_the_wait_before_a_retry_is_the_one_retry_after_asks_for():
 def test_a_read_still_limited_gives_up_in_bounded_time_and_says_when_to_retry():
     import time as clock
     seen: list = []
-    c = client_answering(answers(httpx.Response(429, headers={"Retry-After": "37"},
+    c = client_answering(answers(httpx2.Response(429, headers={"Retry-After": "37"},
                                                 json={"error": "Too Many Requests"}), seen=seen))
     started = clock.monotonic()
     with pytest.raises(ThingiverseError) as caught:
@@ -282,14 +282,14 @@ def test_a_dropped_connection_on_a_read_is_retried():
     def handler(request):
         calls.append(request)
         if len(calls) == 1:
-            raise httpx.RemoteProtocolError("dropped", request=request)
-        return httpx.Response(200, json={"id": 1})
+            raise httpx2.RemoteProtocolError("dropped", request=request)
+        return httpx2.Response(200, json={"id": 1})
     assert run(client_answering(handler).get_thing("t", 1))["id"] == 1
 
 
 def test_writes_are_never_retried():
     seen: list = []
-    c = client_answering(answers(httpx.Response(503), seen=seen))
+    c = client_answering(answers(httpx2.Response(503), seen=seen))
     with pytest.raises(ThingiverseError):
         run(c.create_thing("t", {"name": "x"}))
     assert len(seen) == 1
@@ -303,7 +303,7 @@ def test_file_lists_follow_the_next_links_within_the_api():
         page = int(request.url.params.get("page", "1"))
         links = ('<https://api.tv.test/things/5/files?page=2&per_page=100>; rel="next"'
                  if page == 1 else '<https://evil.test/steal?page=3>; rel="next"')
-        return httpx.Response(200, json=[{"id": page, "name": f"f{page}.stl"}],
+        return httpx2.Response(200, json=[{"id": page, "name": f"f{page}.stl"}],
                               headers={"Link": links})
     with pytest.raises(ThingiverseError, match="refused to send the token"):
         run(client_answering(handler).get_thing_files("t", 5))
@@ -313,7 +313,7 @@ def test_file_lists_follow_the_next_links_within_the_api():
         page = int(request.url.params.get("page", "1"))
         links = ('<https://api.tv.test/things/5/files?page=2&per_page=100>; rel="next"'
                  if page == 1 else "")
-        return httpx.Response(200, json=[{"id": page, "name": f"f{page}.stl"}],
+        return httpx2.Response(200, json=[{"id": page, "name": f"f{page}.stl"}],
                               headers={"Link": links} if links else {})
     files = run(client_answering(well_behaved).get_thing_files("t", 5))
     assert [f["id"] for f in files] == [1, 2]
@@ -321,7 +321,7 @@ def test_file_lists_follow_the_next_links_within_the_api():
 
 def test_only_a_finalize_address_gets_the_token():
     seen = []
-    c = client_answering(lambda r: seen.append(r) or httpx.Response(200, json={"id": 1}))
+    c = client_answering(lambda r: seen.append(r) or httpx2.Response(200, json={"id": 1}))
     for address in ("https://api.tv.test/things/5", "https://api.tv.test/users/me",
                     "https://api.tv.test/files/12/finalize/../../things/5"):
         with pytest.raises(ThingiverseError, match="not a finalize address"):
@@ -332,29 +332,29 @@ def test_only_a_finalize_address_gets_the_token():
 
 def test_a_download_that_cannot_connect_is_a_thingiverse_error(tmp_path):
     def refused(request):
-        raise httpx.ConnectError("refused", request=request)
+        raise httpx2.ConnectError("refused", request=request)
     with pytest.raises(ThingiverseError, match="the download failed") as caught:
         run(client_answering(refused).download_file(
             "tok", {"direct_url": "https://cdn.test/x.stl"}, tmp_path / "x", 1000))
     assert caught.value.status == 0
 
 
-class Slow(httpx.AsyncBaseTransport):
+class Slow(httpx2.AsyncBaseTransport):
     """Answers every call after `seconds`, counting how many are under way at once."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds, self.now, self.most = seconds, 0, 0
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         self.now += 1
         self.most = max(self.most, self.now)
         await asyncio.sleep(self.seconds)
         self.now -= 1
-        return httpx.Response(200, json={"id": 1, "name": "Cube"})
+        return httpx2.Response(200, json={"id": 1, "name": "Cube"})
 
 
 def slow_client(transport: Slow, at_once: int, pool_timeout: float = 5) -> ThingiverseClient:
-    http = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5, pool=pool_timeout))
+    http = httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(5, pool=pool_timeout))
     return ThingiverseClient(http, site_url="https://tv.test", api_url="https://api.tv.test",
                              client_id="123", retry_pauses=(), at_once=at_once)
 

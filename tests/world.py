@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -56,7 +56,7 @@ class World:
     """An app and a sandbox, wired together in one process, with a story-like API for tests."""
 
     def __init__(self, tmp_path: Path, sandbox_app: object = None,
-                 wrap_transport: Callable[[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport]
+                 wrap_transport: Callable[[httpx2.AsyncBaseTransport], httpx2.AsyncBaseTransport]
                  = lambda t: t, on_webhook: WebhookHook | None = None,
                  tools: Sequence[Tool] = (ScaleTool(),), **overrides: object) -> None:
         self.tmp_path = tmp_path
@@ -65,7 +65,7 @@ class World:
         self.sandbox = TestClient(self.sandbox_app, base_url=SANDBOX_URL)
         self.settings = make_settings(tmp_path, **overrides)
         self.app = create_app(self.settings,
-                              transport=wrap_transport(httpx.ASGITransport(self.sandbox_app)),
+                              transport=wrap_transport(httpx2.ASGITransport(self.sandbox_app)),
                               on_webhook=on_webhook, tools=tools)
         self.client = TestClient(self.app, base_url=APP_URL)
 
@@ -92,10 +92,10 @@ class World:
         assert f"{location.scheme}://{location.netloc}{location.path}" == f"{APP_URL}/callback"
         return {k: v[0] for k, v in parse_qs(location.fragment).items()}
 
-    def callback(self, fragment: dict[str, str]) -> httpx.Response:
+    def callback(self, fragment: dict[str, str]) -> httpx2.Response:
         return self.client.post("/api/callback", json=fragment)
 
-    def claim(self, login: dict) -> httpx.Response:
+    def claim(self, login: dict) -> httpx2.Response:
         return self.client.post(f"/api/logins/{login['login_id']}/claim",
                                 json={"claim": login["claim"]})
 
@@ -107,11 +107,11 @@ class World:
         assert r.status_code == 200, r.text
         return r.json()["session_token"]
 
-    def context(self, session_token: str, thing_id: int) -> httpx.Response:
+    def context(self, session_token: str, thing_id: int) -> httpx2.Response:
         return self.client.get(f"/api/context?thing_id={thing_id}",
                                headers={"Authorization": f"Bearer {session_token}"})
 
-    def start_job(self, session_token: str, **body: object) -> httpx.Response:
+    def start_job(self, session_token: str, **body: object) -> httpx2.Response:
         return self.client.post("/api/jobs", json=body,
                                 headers={"Authorization": f"Bearer {session_token}"})
 
@@ -127,7 +127,7 @@ class World:
             assert time.monotonic() < deadline, r.json()
             time.sleep(0.05)
 
-    def api(self, method: str, path: str, user_id: int, **kwargs: object) -> httpx.Response:
+    def api(self, method: str, path: str, user_id: int, **kwargs: object) -> httpx2.Response:
         """Call the sandbox's API as a user, the way a test checks what Thingiverse holds."""
         token = self.mint_token(user_id)
         return self.sandbox.request(method, path, headers={"Authorization": f"Bearer {token}"},

@@ -1,12 +1,12 @@
-"""An httpcore network backend on asyncio's own transports, for the shared HTTP client.
+"""An httpcore2 network backend on asyncio's own transports, for the shared HTTP client.
 
-httpcore runs on anyio under asyncio, and anyio pays for each socket read or write with a cancel
-scope, a timer, an exception-mapping context and a checkpoint; to tell whether an idle connection
-was closed by the server it polls the socket. For the app, which makes five calls to Thingiverse
-per sign-in, that was about a third of the HTTP client's CPU time. Here a read takes what the
-protocol already buffered, or waits on one future; a write hands the bytes to the transport and
-waits only when the transport asks it to; an idle connection's state is known without a syscall.
-(The same design is proposed upstream: pydantic/httpx2#1170.)
+httpcore2 (under httpx2) runs on anyio under asyncio, and anyio pays for each socket read or
+write with a cancel scope, a timer, an exception-mapping context and a checkpoint; to tell whether
+an idle connection was closed by the server it polls the socket. For the app, which makes five
+calls to Thingiverse per sign-in, that was about a third of the HTTP client's CPU time. Here a
+read takes what the protocol already buffered, or waits on one future; a write hands the bytes
+to the transport and waits only when the transport asks it to; an idle connection's state is
+known without a syscall. (The same design is proposed upstream: pydantic/httpx2#1170.)
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import ssl
 from collections.abc import Iterable
 from typing import Any
 
-import httpcore
-import httpx
+import httpcore2
+import httpx2
 
 # Buffered bytes at which an idle connection stops reading, and below which it reads again: reads
 # go on while no request is under way, so a server's close or stray bytes are seen at once.
@@ -97,14 +97,14 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.cancel()
 
 
-class AsyncioStream(httpcore.AsyncNetworkStream):
+class AsyncioStream(httpcore2.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport, self._protocol = transport, protocol
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         protocol = self._protocol
         if not protocol.buffer and not (protocol.eof or protocol.closed):
-            await protocol.wait(protocol.readable(), timeout, httpcore.ReadTimeout)
+            await protocol.wait(protocol.readable(), timeout, httpcore2.ReadTimeout)
         if protocol.buffer:
             data = bytes(protocol.buffer[:max_bytes])
             del protocol.buffer[:max_bytes]
@@ -113,28 +113,28 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 self._transport.resume_reading()
             return data
         if protocol.error is not None:
-            raise httpcore.ReadError(str(protocol.error) or type(protocol.error).__name__)
-        return b""  # the server closed the connection: httpcore knows what that means
+            raise httpcore2.ReadError(str(protocol.error) or type(protocol.error).__name__)
+        return b""  # the server closed the connection: httpcore2 knows what that means
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
         protocol = self._protocol
         if protocol.closed or self._transport.is_closing():
-            raise httpcore.WriteError(str(protocol.error or "the connection is closed"))
+            raise httpcore2.WriteError(str(protocol.error or "the connection is closed"))
         self._transport.write(buffer)
         writable = protocol._writable
         if writable is not None:
-            await protocol.wait(writable, timeout, httpcore.WriteTimeout)
+            await protocol.wait(writable, timeout, httpcore2.WriteTimeout)
             if protocol.closed:
-                raise httpcore.WriteError(str(protocol.error or "the connection is closed"))
+                raise httpcore2.WriteError(str(protocol.error or "the connection is closed"))
 
     async def aclose(self) -> None:
         self._transport.close()
         await asyncio.sleep(0)  # let the loop close the socket before returning
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+                        timeout: float | None = None) -> httpcore2.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
@@ -142,12 +142,12 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                                                  server_hostname=server_hostname)
         except TimeoutError:
             self._transport.abort()
-            raise httpcore.ConnectTimeout(f"no TLS handshake within {timeout} s") from None
+            raise httpcore2.ConnectTimeout(f"no TLS handshake within {timeout} s") from None
         except (OSError, ssl.SSLError) as exc:
             self._transport.abort()
-            raise httpcore.ConnectError(str(exc)) from exc
+            raise httpcore2.ConnectError(str(exc)) from exc
         if transport is None:
-            raise httpcore.ConnectError("the connection closed during the TLS handshake")
+            raise httpcore2.ConnectError("the connection closed during the TLS handshake")
         return AsyncioStream(transport, self._protocol)
 
     def get_extra_info(self, info: str) -> Any:
@@ -159,11 +159,11 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         return self._transport.get_extra_info(names[info]) if info in names else None
 
 
-class AsyncioBackend(httpcore.AsyncNetworkBackend):
+class AsyncioBackend(httpcore2.AsyncNetworkBackend):
     async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                           local_address: str | None = None,
                           socket_options: Iterable[tuple[Any, ...]] | None = None,
-                          ) -> httpcore.AsyncNetworkStream:
+                          ) -> httpcore2.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
@@ -171,9 +171,9 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
                     _Protocol, host, port,
                     local_addr=(local_address, 0) if local_address else None)
         except TimeoutError:
-            raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from None
+            raise httpcore2.ConnectTimeout(f"no connection within {timeout} s") from None
         except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
+            raise httpcore2.ConnectError(str(exc)) from exc
         sock: socket.socket = transport.get_extra_info("socket")
         for option in socket_options or ():
             sock.setsockopt(*option)
@@ -181,29 +181,29 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[tuple[Any, ...]] | None = None,
-                                  ) -> httpcore.AsyncNetworkStream:
+                                  ) -> httpcore2.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
                 transport, protocol = await loop.create_unix_connection(_Protocol, path)
         except TimeoutError:
-            raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from None
+            raise httpcore2.ConnectTimeout(f"no connection within {timeout} s") from None
         except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
+            raise httpcore2.ConnectError(str(exc)) from exc
         return AsyncioStream(transport, protocol)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def backend_transport(limits: httpx.Limits,
-                      verify: ssl.SSLContext | bool = True) -> httpx.AsyncHTTPTransport:
-    """httpx's own transport, its connections made by `AsyncioBackend`. (httpx builds its pool
-    itself and takes no backend yet, encode/httpx#3749: the pool is swapped for one built the
-    same way with the backend; tests/test_aionet.py fails if httpx changes under it.)"""
-    transport = httpx.AsyncHTTPTransport(verify=verify, limits=limits)
-    transport._pool = httpcore.AsyncConnectionPool(
-        ssl_context=httpx.create_ssl_context(verify=verify),
+def backend_transport(limits: httpx2.Limits,
+                      verify: ssl.SSLContext | bool = True) -> httpx2.AsyncHTTPTransport:
+    """httpx2's own transport, its connections made by `AsyncioBackend`. (The transport builds
+    its pool itself and takes no backend, as in httpx, encode/httpx#3749: the pool is swapped
+    for one built the same way with the backend; tests/test_aionet.py fails if that changes.)"""
+    transport = httpx2.AsyncHTTPTransport(verify=verify, limits=limits)
+    transport._pool = httpcore2.AsyncConnectionPool(
+        ssl_context=httpx2.create_ssl_context(verify=verify),
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry, network_backend=AsyncioBackend())

@@ -13,7 +13,7 @@ from http.cookiejar import Cookie, CookieJar
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 from jinja2 import (
     ChoiceLoader,
     Environment,
@@ -94,7 +94,7 @@ def templates_for(tools: Sequence[Tool], *, auto_reload: bool) -> Jinja2Template
     return Jinja2Templates(env=env)
 
 
-def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None,
+def create_app(settings: Settings, *, transport: httpx2.AsyncBaseTransport | None = None,
                tools: Sequence[Tool] = (ScaleTool(),),
                on_webhook: WebhookHook | None = None) -> Starlette:
     """Build the app. `tools` make the files (the first is the default); `on_webhook` is called
@@ -113,12 +113,12 @@ def create_app(settings: Settings, *, transport: httpx.AsyncBaseTransport | None
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = await asyncio.to_thread(open_store, settings.store_url)  # may create a file
-        timeout = httpx.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
+        timeout = httpx2.Timeout(settings.http_timeout, connect=min(5.0, settings.http_timeout))
         # A connection for each of the API calls' turns, kept between calls (each new one to
         # Thingiverse costs a TLS handshake), and as many again for files streamed beside them.
-        connections = httpx.Limits(max_connections=2 * UPSTREAM_AT_ONCE,
+        connections = httpx2.Limits(max_connections=2 * UPSTREAM_AT_ONCE,
                                    max_keepalive_connections=UPSTREAM_AT_ONCE)
-        async with httpx.AsyncClient(transport=transport or backend_transport(connections),
+        async with httpx2.AsyncClient(transport=transport or backend_transport(connections),
                                      timeout=timeout, limits=connections,
                                      cookies=NoCookies(), follow_redirects=False) as http:
             file_hosts = FileHosts([settings.thingiverse_url, settings.api_url],

@@ -37,9 +37,9 @@ def _configure_logging() -> None:
     logging._srcfile = None  # no caller's file and line: no frame walk per line
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")  # platforms stamp lines
-    # httpx logs every request's full URL at INFO: signed storage and CDN addresses carry
+    # httpx2 logs every request's full URL at INFO: signed storage and CDN addresses carry
     # credentials in their query strings. The app logs what it needs itself.
-    for chatty in ("httpx", "httpcore"):
+    for chatty in ("httpx2", "httpcore2"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 

@@ -1,6 +1,6 @@
 """A small async client for the parts of Thingiverse the app uses.
 
-One `httpx.AsyncClient` is shared per process (the app creates it in its lifespan). Tokens travel
+One `httpx2.AsyncClient` is shared per process (the app creates it in its lifespan). Tokens travel
 only in the `Authorization` header or a form body, never in a URL. Every failure, whether an HTTP
 error, a timeout or a body that is not what Thingiverse documents, becomes a `ThingiverseError`
 carrying the status and Thingiverse's message.
@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import anyio
 import anyio.to_thread
-import httpx
+import httpx2
 
 from thingapp.file_hosts import DEFAULT_FILE_HOSTS, FileHostRefused, FileHosts
 
@@ -53,7 +53,7 @@ UPSTREAM_AT_ONCE = 20
 MAX_RETRY_WAIT = 2.0  # never sleep longer than this on one Retry-After
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: httpx2.Response) -> float | None:
     try:
         return max(0.0, float(response.headers.get("retry-after", "")))
     except ValueError:
@@ -99,7 +99,7 @@ def audience_matches(info: TokenInfo, client_id: str) -> bool:
     """Exact comparison: `123` and `"123"` match `"123"`; `"1234"`, `" 123"`, `"123 "` do not."""
     return bool(client_id) and info.audience == client_id
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(response: httpx2.Response) -> str:
     header = response.headers.get("X-Error")
     if header:
         return str(header)
@@ -118,7 +118,7 @@ def _error_message(response: httpx.Response) -> str:
 class ThingiverseClient:
     """Calls Thingiverse's OAuth endpoints (`site_url`) and REST API (`api_url`)."""
 
-    def __init__(self, http: httpx.AsyncClient, *, site_url: str, api_url: str,
+    def __init__(self, http: httpx2.AsyncClient, *, site_url: str, api_url: str,
                  client_id: str, client_secret: str = "",
                  retry_pauses: tuple[float, ...] = RETRY_PAUSES,
                  file_hosts: FileHosts | None = None, at_once: int = UPSTREAM_AT_ONCE) -> None:
@@ -134,7 +134,7 @@ class ThingiverseClient:
         self.client_secret = client_secret
 
     async def _send(self, method: str, url: str, *, retry: bool = False, file: bool = False,
-                    **kwargs: Any) -> httpx.Response:
+                    **kwargs: Any) -> httpx2.Response:
         """One request; with `retry` (safe requests only), 429/5xx answers and failed
         connections are tried again after a bounded pause. A `file` transfer (minutes long)
         takes no turn: it would keep sign-ins waiting."""
@@ -142,8 +142,8 @@ class ThingiverseClient:
             try:
                 async with contextlib.nullcontext() if file else self._turn():
                     response = await self.http.request(method, url, **kwargs)
-            except httpx.HTTPError as exc:
-                reason = ("the request timed out" if isinstance(exc, httpx.TimeoutException)
+            except httpx2.HTTPError as exc:
+                reason = ("the request timed out" if isinstance(exc, httpx2.TimeoutException)
                           else type(exc).__name__)
                 if pause is None:
                     raise ThingiverseError(0, reason) from exc
@@ -163,7 +163,7 @@ class ThingiverseClient:
             async with asyncio.timeout(wait):
                 await self._turns.acquire()
         except TimeoutError:
-            raise httpx.PoolTimeout(f"no turn to call Thingiverse within {wait} s") from None
+            raise httpx2.PoolTimeout(f"no turn to call Thingiverse within {wait} s") from None
         try:
             yield
         finally:
@@ -300,7 +300,7 @@ class ThingiverseClient:
             response = await self._send(
                 "POST", url, file=True, headers={"Authorization": f"Bearer {token}"},
                 files={"file": (name, body, "application/octet-stream")},
-                timeout=httpx.Timeout(120.0, connect=5.0))
+                timeout=httpx2.Timeout(120.0, connect=5.0))
         if response.status_code in FLOW_MISSING:
             raise UploadFlowMissing(response.status_code, _error_message(response))
         if response.status_code not in (200, 201):
@@ -359,7 +359,7 @@ class ThingiverseClient:
             response = await self._send(
                 "POST", ticket.action, file=True, data=ticket.fields,
                 files={"file": (name, body, "application/octet-stream")},
-                timeout=httpx.Timeout(120.0, connect=5.0))
+                timeout=httpx2.Timeout(120.0, connect=5.0))
         if response.status_code not in (200, 201, 204, 303):
             raise StorageRefused(response.status_code, "upload")
         location = response.headers.get("location") if response.status_code == 303 else None
@@ -406,7 +406,7 @@ class ThingiverseClient:
                         raise StorageRefused(response.status_code, "download")
                     await _save(response, dest, limit, progress)
                     return
-        except httpx.HTTPError as exc:  # refused, timed out, broke off, or a bad address
+        except httpx2.HTTPError as exc:  # refused, timed out, broke off, or a bad address
             raise ThingiverseError(0, f"the download failed ({type(exc).__name__})") from exc
         raise ThingiverseError(0, "the download redirected too many times")
 
@@ -420,7 +420,7 @@ class FileTooLarge(ThingiverseError):
         super().__init__(0, f"the file is larger than {limit // (1024 * 1024)} MB")
         self.limit = limit
 
-async def _save(response: httpx.Response, dest: Path, limit: int,
+async def _save(response: httpx2.Response, dest: Path, limit: int,
                 progress: Callable[[int, int], None] | None) -> None:
     total = int(response.headers.get("content-length") or 0)
     if total > limit:
@@ -437,7 +437,7 @@ async def _save(response: httpx.Response, dest: Path, limit: int,
                 await anyio.to_thread.run_sync(out.write, chunk)
                 if progress:
                     progress(done, total)
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise ThingiverseError(0, f"the download broke off ({type(exc).__name__})") from exc
 
 class _CountingReader:
@@ -467,7 +467,7 @@ def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
 
-def _form_or_json_field(response: httpx.Response, name: str) -> str | None:
+def _form_or_json_field(response: httpx2.Response, name: str) -> str | None:
     """The code exchange is documented as form-encoded; accept JSON too."""
     try:
         body = response.json()
@@ -477,5 +477,5 @@ def _form_or_json_field(response: httpx.Response, name: str) -> str | None:
         values = parse_qs(response.text).get(name)
         return values[0] if values else None
 
-def _form_or_json_error(response: httpx.Response) -> str:
+def _form_or_json_error(response: httpx2.Response) -> str:
     return _form_or_json_field(response, "error") or _error_message(response)

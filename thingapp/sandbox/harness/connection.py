@@ -3,10 +3,10 @@
 Under a real server (uvicorn) the connection is aborted at the socket: the client sees the
 connection close with no response at all (httpx: `RemoteProtocolError` "Server disconnected
 without sending a response", or a `ReadError` when the reset beats it). Over an in-process ASGI
-transport (Starlette's `TestClient`, `httpx.ASGITransport`) there is no socket, so the app raises
+transport (Starlette's `TestClient`, `httpx2.ASGITransport`) there is no socket, so the app raises
 instead, after the request has run its course: `ConnectionDropped` for `drop` and
 `ConnectionTimedOut` for `timeout`. Both subclass httpx's own transport errors, so an app that
-talks to the sandbox in process through `httpx.ASGITransport` meets the exception class it would
+talks to the sandbox in process through `httpx2.ASGITransport` meets the exception class it would
 meet over the network.
 
 `SandboxStarlette` gives each HTTP request a `Connection` (in the scope under `SCOPE_KEY`) that
@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
-import httpx
+import httpx2
 from starlette.applications import Starlette
 from starlette.types import Receive, Scope, Send
 
@@ -27,14 +27,14 @@ SCOPE_KEY = "thingapp.sandbox.harness.connection"
 _NOTICE_TIMEOUT_S = 1.0
 
 
-class ConnectionDropped(httpx.RemoteProtocolError):
+class ConnectionDropped(httpx2.RemoteProtocolError):
     """Raised over in-process transports: the sandbox closed the connection without answering."""
 
     def __init__(self) -> None:
         super().__init__("The sandbox dropped the connection without answering (injected fault).")
 
 
-class ConnectionTimedOut(httpx.ReadTimeout):
+class ConnectionTimedOut(httpx2.ReadTimeout):
     """Raised over in-process transports: the sandbox held the request and never answered."""
 
     def __init__(self) -> None:
