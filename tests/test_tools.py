@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ import trimesh
 from world import CC_ND, REMIXER, World
 
 from examples.mirror_tool import MirrorTool
+from thingapp.tools import ProducedFile, SourceFile, ToolInputError
 from thingapp.tools.scale import ScaleTool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,3 +91,22 @@ def test_a_tool_id_that_cannot_be_a_url_part_is_refused_at_start(tmp_path):
         id = "../mirror"
     with pytest.raises(ValueError, match="tool id '../mirror'"):
         World(tmp_path, tools=[Odd()])
+
+
+class SchedulingReport(MirrorTool):
+    """Says, as a refusal, how the worker process it runs in is scheduled."""
+    id, label = "report", "Report"
+
+    def run(self, source: SourceFile, axis: str, workdir: Path) -> list[ProducedFile]:
+        raise ToolInputError(f"policy {os.sched_getscheduler(0)}, niceness {os.nice(0)}")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="SCHED_IDLE is Linux's")
+def test_a_tool_runs_only_on_a_core_the_web_process_does_not_want(tmp_path):
+    w = World(tmp_path, tools=[SchedulingReport()])
+    with w.client, w.sandbox:
+        token = w.sign_in(REMIXER, CC_ND)
+        r = w.start_job(token, thing_id=CC_ND, file_id=ORGANIZER_STL, action="download",
+                        tool="report", options={"axis": "x"})
+        job = w.wait_job(token, r.json()["job_id"])
+    assert job["message"] == f"policy {os.SCHED_IDLE}, niceness 19", job
