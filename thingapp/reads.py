@@ -89,14 +89,17 @@ class CachedReads:
         another user already cached publicly when it is there. Nothing is cached here:
         `remember` does that once the token is vouched for."""
         api = self.thingiverse
-        fetches: dict[str, tuple[str, Callable[[], Awaitable[Any]]]] = {
-            "thing": (f"thing:public:{thing_id}", lambda: api.get_thing(token, thing_id)),
-            "files": (f"files:public:{thing_id}", lambda: api.get_thing_files(token, thing_id)),
+        public = bool(self.app_token)  # only the app token's prefetch keeps public reads
+        fetches: dict[str, tuple[str | None, Callable[[], Awaitable[Any]]]] = {
+            "thing": (f"thing:public:{thing_id}" if public else None,
+                      lambda: api.get_thing(token, thing_id)),
+            "files": (f"files:public:{thing_id}" if public else None,
+                      lambda: api.get_thing_files(token, thing_id)),
             "categories": (f"categories:{thing_id}",
                            lambda: api.get_thing_categories(token, thing_id))}
 
-        async def cached_or(key: str, fetch: Callable[[], Awaitable[Any]]) -> Any:
-            cached = await self.store.cache_get(key)
+        async def cached_or(key: str | None, fetch: Callable[[], Awaitable[Any]]) -> Any:
+            cached = await self.store.cache_get(key) if key else None
             return json.loads(cached) if cached is not None else await fetch()
         return {name: asyncio.create_task(cached_or(key, fetch))
                 for name, (key, fetch) in fetches.items()}
