@@ -503,3 +503,19 @@ def test_the_form_still_opens_when_the_categories_cannot_be_read(world):
     token = world.sign_in(REMIXER, CC_SA)
     r = world.context(token, CC_SA)
     assert r.status_code == 200 and r.json()["remix"]["category"] == "Other"
+
+
+def test_a_file_list_read_at_sign_in_is_not_kept_once_a_post_changed_it(world):
+    """The sign-in's reads are cached together when the slowest is done: a file list read then,
+    and changed by a post before that, must not come back (in this process or from the cache)."""
+    set_fault(world, route="GET /things/{id}/categories", latency_ms=4000)
+    token = world.sign_in(OWNER, OWNED_CC)  # its reads, categories among them, still under way
+    r = world.start_job(token, thing_id=OWNED_CC, file_id=CUBE_STL, action="post", tool="scale",
+                        options=percent(80))
+    job = world.wait_job(token, r.json()["job_id"])
+    assert job["status"] == "done", job
+    files = [f["name"] for f in world.context(token, OWNED_CC).json()["files"]]
+    assert "calibration_cube_80pct.stl" in files, files
+    time.sleep(0.5)  # the sign-in's reads are all done and kept by now
+    files = [f["name"] for f in world.context(token, OWNED_CC).json()["files"]]
+    assert "calibration_cube_80pct.stl" in files, files

@@ -127,7 +127,8 @@ class CachedReads:
                     elif isinstance(result, Exception):
                         log.error("%s during sign-in failed", key.split(":")[0],
                                   exc_info=result)
-                    elif not isinstance(result, BaseException):  # (not cancelled)
+                    elif not isinstance(result, BaseException) and (
+                            self._in_flight.get(key) is reads[key]):  # (not forgotten since)
                         values[key] = json.dumps(result)
                 if values:
                     await self.store.cache_set_many(values, self.ttl)
@@ -140,8 +141,9 @@ class CachedReads:
         task.add_done_callback(self._prefetching.discard)
 
     async def forget_files(self, user_id: str, thing_id: int) -> None:
-        await self.store.cache_delete(f"files:{user_id}:{thing_id}")
-        await self.store.cache_delete(f"files:public:{thing_id}")
+        for key in (f"files:{user_id}:{thing_id}", f"files:public:{thing_id}"):
+            self._in_flight.pop(key, None)  # (a sign-in's read: `remember` won't keep it)
+            await self.store.cache_delete(key)
 
     def prefetch(self, thing_id: int) -> None:
         """Start reading a Thing with the app token, without waiting (no-op without one, and
