@@ -185,12 +185,41 @@ def test_a_refused_connection_is_a_connect_error(run):
     run(body())
 
 
-def test_tls_is_checked_against_the_certificate_authority(run):
+def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server's context with a certificate for 127.0.0.1, and a client's that trusts it."""
     authority = trustme.CA()
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1").configure_cert(server_tls)
     trusting = ssl.create_default_context()
     authority.configure_trust(trusting)
+    return server_tls, trusting
+
+
+def test_a_large_answer_over_tls_read_slowly_arrives_whole(run):
+    """Reading pauses past the high-water mark and resumes as the reader catches up: over TLS
+    that must be the TLS layer's reading (pausing the socket under it was never undone)."""
+    server_tls, trusting = tls_pair()
+    big = bytes(range(256)) * (4 * 1024 * 1024 // 256)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(big))
+        await writer.drain()
+
+    async def body() -> None:
+        async with serving(handler, server_tls) as url, httpx2.AsyncClient(
+                transport=backend_transport(LIMITS, verify=trusting), timeout=5) as client:
+            received = bytearray()
+            async with client.stream("GET", url) as response:
+                async for chunk in response.aiter_bytes():
+                    received += chunk
+                    await asyncio.sleep(0.002)  # a slow reader: the buffer fills and pauses
+            assert bytes(received) == big
+    run(body())
+
+
+def test_tls_is_checked_against_the_certificate_authority(run):
+    server_tls, trusting = tls_pair()
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while await read_request(reader):

@@ -210,6 +210,26 @@ def test_sqlite_writes_wait_for_another_writer_and_land_in_the_order_asked(tmp_p
     assert with_store(f"sqlite:///{path}", body) == (True, 10, "second")
 
 
+def test_a_sqlite_write_whose_caller_gave_up_is_still_not_overtaken(tmp_path):
+    """A cancelled caller does not cancel its write waiting in the store's thread (a job's
+    progress ticker is cancelled so): a later write, asked for after it, lands after it."""
+    path = tmp_path / "busy.sqlite3"
+
+    async def body(store: Store) -> str | None:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        first = asyncio.create_task(store.cache_set("k", "running", 60))
+        await asyncio.sleep(0.05)  # it waits in the thread for the lock
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        other.execute("COMMIT")
+        await store.cache_set("k", "done", 60)
+        await asyncio.sleep(0.3)  # the given-up write has landed by now
+        other.close()
+        return await store.cache_get("k")
+    assert with_store(f"sqlite:///{path}", body) == "done"
+
+
 def test_sqlite_state_survives_reopening_the_file(tmp_path):
     url = f"sqlite:///{tmp_path / 'kept.sqlite3'}"
     with_store(url, lambda s: s.create_session("S7", "1001", "tok", 60))

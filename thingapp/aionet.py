@@ -72,17 +72,15 @@ class _Protocol(asyncio.Protocol):
 
     async def wait(self, waiter: asyncio.Future[None], timeout: float | None,
                    timeout_error: type[Exception]) -> None:
-        """Wait for `waiter`, raising `timeout_error` after `timeout` seconds."""
+        """Wait for `waiter`, raising `timeout_error` after `timeout` seconds (set on the
+        future, so a CancelledError here is always a cancellation from outside)."""
         if timeout is None:
             await waiter
             return
-        timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter)
+        timer = asyncio.get_running_loop().call_later(
+            timeout, _expire, waiter, timeout_error(f"no answer within {timeout} s"))
         try:
             await waiter
-        except asyncio.CancelledError:
-            if timer.cancelled() or not getattr(waiter, "expired", False):
-                raise
-            raise timeout_error(f"no answer within {timeout} s") from None
         finally:
             timer.cancel()
 
@@ -91,10 +89,9 @@ class _Protocol(asyncio.Protocol):
         return self._reader
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+def _expire(waiter: asyncio.Future[None], error: Exception) -> None:
     if not waiter.done():
-        waiter.expired = True  # type: ignore[attr-defined]
-        waiter.cancel()
+        waiter.set_exception(error)
 
 
 class AsyncioStream(httpcore2.AsyncNetworkStream):
@@ -130,8 +127,8 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
                 raise httpcore2.WriteError(str(protocol.error or "the connection is closed"))
 
     async def aclose(self) -> None:
-        self._transport.close()
-        await asyncio.sleep(0)  # let the loop close the socket before returning
+        self._transport.close()  # (the loop closes the socket, after TLS's close_notify)
+        await asyncio.sleep(0)
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> httpcore2.AsyncNetworkStream:
@@ -148,6 +145,10 @@ class AsyncioStream(httpcore2.AsyncNetworkStream):
             raise httpcore2.ConnectError(str(exc)) from exc
         if transport is None:
             raise httpcore2.ConnectError("the connection closed during the TLS handshake")
+        # The TLS layer now feeds the protocol: reading is paused and resumed on it (pausing
+        # the raw socket underneath would never be undone).
+        self._protocol.transport = transport
+        self._protocol.reading_paused = False
         return AsyncioStream(transport, self._protocol)
 
     def get_extra_info(self, info: str) -> Any:

@@ -64,8 +64,9 @@ class CachedReads:
         """The Thing as Thingiverse has it now, for deciding a write (a licence switched to No
         Derivatives a moment ago counts); the cache is refreshed with it."""
         thing = await self.thingiverse.get_thing(session.token, thing_id)
-        await self.store.cache_set(f"thing:{session.user_id}:{thing_id}", json.dumps(thing),
-                                   self.ttl)
+        key = f"thing:{session.user_id}:{thing_id}"
+        self._in_flight.pop(key, None)  # (an older sign-in read: `remember` won't keep it)
+        await self.store.cache_set(key, json.dumps(thing), self.ttl)
         return thing
 
     async def files(self, session: SessionRecord, thing_id: int) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ must do so under `if __name__ == "__main__":` (the fork server imports the main 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -61,7 +62,8 @@ def _work(conn: Connection, tool: Work, source: SourceFile, options: Any, workdi
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C stops the app, which stops us
     os.nice(WORKER_NICENESS)  # requests first
     if hasattr(os, "SCHED_IDLE"):  # Linux: run only on a core nothing else wants, and give it
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # up the moment one does
+        with contextlib.suppress(OSError):  # up the moment one does (a sandbox may refuse)
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     try:
         outcome = _Outcome(files=tool.run(source, options, workdir))

@@ -47,10 +47,11 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # (a failed COMMIT may leave it open, holding the lock)
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 SCHEMA = """
@@ -151,16 +152,18 @@ class SQLiteFile:
         self._conn.execute("PRAGMA synchronous=NORMAL")
         setup(self._conn)
         # The loop's connection. A second connection would see another database in memory or in
-        # a nameless temporary file: there every statement goes through the thread. Checkpoints
-        # (which flush the disk) are left to the thread.
+        # a nameless temporary file: there every statement goes through the thread. What
+        # flushes the disk is left to the thread: checkpoints, the first write after one (it
+        # starts the WAL file over and flushes its header), and the last close.
         self._loop_conn: sqlite3.Connection | None = None
         if self.path not in ("", ":memory:"):
             self._loop_conn = sqlite3.connect(self.path, check_same_thread=False,
                                               isolation_level=None, timeout=0)
             self._loop_conn.execute("PRAGMA synchronous=NORMAL")  # (FULL: a flush a commit)
             self._loop_conn.execute("PRAGMA wal_autocheckpoint=0")
-        self._waiting_writes = 0  # handed to the thread and not done yet
+        self._waiting_writes = 0  # handed to the thread and not done there yet
         self._loop_commits = 0
+        self._checkpointed = False  # since the last write: the next one goes to the thread
 
     async def close(self) -> None:
         """Close the file once the statement under way (in the thread, perhaps for a task
@@ -172,10 +175,11 @@ class SQLiteFile:
                 self._conn.close()
         if self._closed:
             return
+        if self._loop_conn is not None:  # first: the last connection closed checkpoints
+            self._loop_conn.close()
+            self._loop_conn = None
         await self._to_thread(close)
         self._thread.shutdown(wait=False)
-        if self._loop_conn is not None:
-            self._loop_conn.close()
 
     async def _to_thread(self, call: Callable[[], T]) -> T:
         if self._closed:  # the thread is gone too
@@ -203,7 +207,7 @@ class SQLiteFile:
         they were asked for); else in the thread, which waits for the lock."""
         if self._closed:
             raise StoreClosed("The store is closed.")
-        if self._loop_conn is not None and not self._waiting_writes:
+        if self._loop_conn is not None and not self._waiting_writes and not self._checkpointed:
             try:
                 result = work(self._loop_conn)
             except sqlite3.OperationalError as exc:
@@ -212,13 +216,24 @@ class SQLiteFile:
             else:
                 self._loop_commits += 1
                 if self._loop_commits % CHECKPOINT_EVERY == 0:  # the WAL file stays short
+                    self._checkpointed = True
                     self._thread.submit(self._checkpoint)
                 return result
+        loop = asyncio.get_running_loop()
+
+        def run() -> T:
+            try:
+                with self._connection() as conn:
+                    return work(conn)
+            finally:  # done here, even if its caller was cancelled meanwhile: later writes
+                with suppress(RuntimeError):  # may go to the loop again (not a closed one)
+                    loop.call_soon_threadsafe(self._written_in_thread)
         self._waiting_writes += 1
-        try:
-            return await self.in_thread(work)
-        finally:
-            self._waiting_writes -= 1
+        self._checkpointed = False
+        return await self._to_thread(run)
+
+    def _written_in_thread(self) -> None:
+        self._waiting_writes -= 1
 
     def _checkpoint(self) -> None:
         with suppress(StoreClosed, sqlite3.Error), self._connection() as conn:
