@@ -1,6 +1,6 @@
-"""The HTTP client's network backend on asyncio's own transports (thingapp/aionet.py): what httpx2
-and httpcore2 expect of a connection, against a real server on loopback, under asyncio's own loop
-and uvloop (the one `thingapp serve` runs)."""
+"""The HTTP client's transport (thingapp/aionet.py): what httpx2 expects of one and what HTTP/1.1
+asks of a client, against a real server on loopback (its bytes written by hand where a test needs
+a server misbehaving), under asyncio's own loop and uvloop (the one `thingapp serve` runs)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 import trustme
 import uvloop
 
-from thingapp.aionet import HIGH_WATER, backend_transport
+from thingapp.aionet import HIGH_WATER, AsyncioTransport
 
 LIMITS = httpx2.Limits(max_connections=4, max_keepalive_connections=2)
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -37,7 +37,7 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
 
 
 def new_client(timeout: float = 5.0) -> httpx2.AsyncClient:
-    return httpx2.AsyncClient(transport=backend_transport(LIMITS), timeout=timeout)
+    return httpx2.AsyncClient(transport=AsyncioTransport(LIMITS), timeout=timeout)
 
 
 def answer(body: bytes) -> bytes:
@@ -137,7 +137,7 @@ def test_a_server_that_reads_nothing_is_a_write_timeout_not_memory_spent(run):
             await given_up.wait()  # reads no body: the client must wait, not buffer it all
 
         async with serving(handler) as url, httpx2.AsyncClient(
-                transport=backend_transport(LIMITS),
+                transport=AsyncioTransport(LIMITS),
                 timeout=httpx2.Timeout(5, write=0.3)) as client:
             with pytest.raises(httpx2.WriteTimeout):
                 await client.post(url, content=b"x" * (32 * 1024 * 1024))
@@ -208,7 +208,7 @@ def test_a_large_answer_over_tls_read_slowly_arrives_whole(run):
 
     async def body() -> None:
         async with serving(handler, server_tls) as url, httpx2.AsyncClient(
-                transport=backend_transport(LIMITS, verify=trusting), timeout=5) as client:
+                transport=AsyncioTransport(LIMITS, verify=trusting), timeout=5) as client:
             received = bytearray()
             async with client.stream("GET", url) as response:
                 async for chunk in response.aiter_bytes():
@@ -230,7 +230,7 @@ def test_tls_is_checked_against_the_certificate_authority(run):
     async def body() -> None:
         async with serving(handler, server_tls) as url:
             async with httpx2.AsyncClient(
-                    transport=backend_transport(LIMITS, verify=trusting)) as client:
+                    transport=AsyncioTransport(LIMITS, verify=trusting)) as client:
                 response = await client.get(url)
                 assert response.content == b"over tls"
                 assert response.extensions["network_stream"].get_extra_info(
@@ -238,4 +238,224 @@ def test_tls_is_checked_against_the_certificate_authority(run):
             async with new_client() as client:
                 with pytest.raises(httpx2.ConnectError):  # an authority nobody trusts
                     await client.get(url)
+    run(body())
+
+
+def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(run):
+    """A token is input (it comes from the sign-in's URL fragment): one carrying a line break
+    must not add a header, or a second request, to what Thingiverse receives."""
+    received: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while request := await read_request(reader):
+            received.append(request)
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            for bad in ("Bearer x\r\nX-Injected: 1", "Bearer x\nGET / HTTP/1.1", "Bearer \x00"):
+                with pytest.raises(httpx2.LocalProtocolError):
+                    await client.get(url, headers={"Authorization": bad})
+            with pytest.raises(httpx2.LocalProtocolError):
+                await client.get(url, headers={"X-Bad Name": "1"})
+            assert (await client.get(url, headers={"Authorization": "Bearer fine"})).text == "ok"
+        assert len(received) == 1 and b"Bearer fine" in received[0]
+    run(body())
+
+
+def test_an_endless_answer_head_is_an_error_not_memory(run):
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Long: ")
+        with contextlib.suppress(ConnectionError):
+            for _ in range(1000):  # 64 MB of one header's value, if nobody stops it
+                writer.write(b"a" * 65536)
+                await writer.drain()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            with pytest.raises(httpx2.RemoteProtocolError, match="head over"):
+                await client.get(url)
+    run(body())
+
+
+def test_answers_without_a_length_and_in_chunks_arrive_whole(run):
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = await read_request(reader)
+        if b"GET /chunked" in request:
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"5\r\nhello\r\n6\r\n chunk\r\n0\r\n\r\n")
+            await writer.drain()
+            await read_request(reader)  # the connection was kept: a second request comes on it
+            writer.write(answer(b"again"))
+        else:  # no length: the body ends where the server closes
+            writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil ")
+            await writer.drain()
+            writer.write(b"the close")
+        await writer.drain()
+        writer.close()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            assert (await client.get(f"{url}/chunked")).content == b"hello chunk"
+            assert (await client.get(f"{url}/chunked")).content == b"again"
+            await asyncio.sleep(0.05)  # (the server hangs up: a new connection follows)
+            assert (await client.get(f"{url}/close")).content == b"until the close"
+    run(body())
+
+
+def test_a_streamed_request_body_goes_in_chunks_and_arrives_whole(run):
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert b"transfer-encoding: chunked" in head.lower()
+        received = b""
+        while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+            received += (await reader.readexactly(size + 2))[:-2]
+        await reader.readexactly(2)
+        writer.write(answer(received))
+        await writer.drain()
+
+    async def parts() -> AsyncIterator[bytes]:
+        for part in (b"one ", b"", b"two ", b"three"):
+            yield part
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            assert (await client.post(url, content=parts())).content == b"one two three"
+    run(body())
+
+
+def test_connections_stay_within_the_limit_and_a_request_waits_no_longer_than_the_pool_timeout(
+        run):
+    open_now = most = 0
+    release = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal open_now, most
+        open_now += 1
+        most = max(most, open_now)
+        try:
+            while await read_request(reader):
+                await release.wait()
+                writer.write(answer(b"ok"))
+                await writer.drain()
+        finally:
+            open_now -= 1
+
+    async def body() -> None:
+        async with serving(handler) as url, httpx2.AsyncClient(
+                transport=AsyncioTransport(LIMITS), timeout=httpx2.Timeout(5, pool=0.3)) as client:
+            waiting = [asyncio.ensure_future(client.get(f"{url}/{n}")) for n in range(4)]
+            await asyncio.sleep(0.1)
+            with pytest.raises(httpx2.PoolTimeout):  # all 4 connections are taken
+                await client.get(f"{url}/late")
+            release.set()
+            assert [r.text for r in await asyncio.gather(*waiting)] == ["ok"] * 4
+            for n in range(10):  # kept ones are used again; never more than 4 open at once
+                await asyncio.gather(*(client.get(f"{url}/{n}/{m}") for m in range(6)))
+        assert most == LIMITS.max_connections
+    run(body())
+
+
+def test_a_connection_is_not_used_again_after_close_an_unread_body_or_stray_bytes(run):
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while request := await read_request(reader):
+            if b"GET /close" in request:
+                writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+            elif b"GET /stray" in request:
+                writer.write(answer(b"ok") + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray")
+            elif b"GET /big" in request:
+                writer.write(answer(b"x" * (4 * HIGH_WATER)))
+            else:
+                writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            for path in ("close", "stray"):
+                assert (await client.get(f"{url}/{path}")).text == "ok"
+                await asyncio.sleep(0.05)
+                assert (await client.get(f"{url}/next")).text == "ok"
+            async with client.stream("GET", f"{url}/big") as response:
+                assert response.status_code == 200  # its body left unread
+            assert (await client.get(f"{url}/next")).text == "ok"
+        assert connections == 4  # a new one after each of the three, besides the first
+    run(body())
+
+
+def test_an_informational_answer_before_the_real_one_is_skipped(run):
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b"the real one"))
+        await writer.drain()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            response = await client.get(url)
+            assert (response.status_code, response.content) == (200, b"the real one")
+    run(body())
+
+
+def test_a_connection_idle_past_the_keepalive_expiry_is_not_used_again(run):
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while await read_request(reader):
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async def body() -> None:
+        limits = httpx2.Limits(max_connections=4, max_keepalive_connections=2,
+                               keepalive_expiry=0.2)
+        async with serving(handler) as url, httpx2.AsyncClient(
+                transport=AsyncioTransport(limits)) as client:
+            await client.get(url)
+            await client.get(url)  # kept
+            await asyncio.sleep(0.3)
+            await client.get(url)  # expired: a new one
+        assert connections == 2
+    run(body())
+
+
+def test_an_answer_sent_before_the_whole_body_was_taken_reaches_the_caller(run):
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 8\r\n"
+                     b"Connection: close\r\n\r\ntoo much")
+        await writer.drain()
+        writer.write_eof()  # done: the rest of the body is read and dropped
+        while await reader.read(65536):
+            pass
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            response = await client.post(url, content=b"x" * (16 * 1024 * 1024))
+            assert (response.status_code, response.content) == (413, b"too much")
+    run(body())
+
+
+def test_a_slow_reader_holds_a_bounded_part_of_a_fast_answer(run):
+    big = b"x" * (32 * 1024 * 1024)
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(big))
+        await writer.drain()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            sizes = []
+            async with client.stream("GET", url) as response:
+                async for chunk in response.aiter_raw():
+                    sizes.append(len(chunk))
+                    await asyncio.sleep(0.02)  # the server could send megabytes meanwhile
+            assert sum(sizes) == len(big)
+            assert max(sizes) <= 2 * HIGH_WATER
     run(body())

@@ -29,7 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from thingapp.aionet import backend_transport
+from thingapp.aionet import AsyncioTransport
 from thingapp.file_hosts import FileHosts
 from thingapp.jobs import Jobs
 from thingapp.previews import Previews
@@ -118,7 +118,7 @@ def create_app(settings: Settings, *, transport: httpx2.AsyncBaseTransport | Non
         # Thingiverse costs a TLS handshake), and as many again for files streamed beside them.
         connections = httpx2.Limits(max_connections=2 * UPSTREAM_AT_ONCE,
                                    max_keepalive_connections=UPSTREAM_AT_ONCE)
-        async with httpx2.AsyncClient(transport=transport or backend_transport(connections),
+        async with httpx2.AsyncClient(transport=transport or AsyncioTransport(connections),
                                      timeout=timeout, limits=connections,
                                      cookies=NoCookies(), follow_redirects=False) as http:
             file_hosts = FileHosts([settings.thingiverse_url, settings.api_url],
