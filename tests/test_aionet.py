@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx2
 import pytest
@@ -259,6 +261,8 @@ def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(run):
                     await client.get(url, headers={"Authorization": bad})
             with pytest.raises(httpx2.LocalProtocolError):
                 await client.get(url, headers={"X-Bad Name": "1"})
+            with pytest.raises(httpx2.LocalProtocolError):
+                await client.request("GET / HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET", url)
             assert (await client.get(url, headers={"Authorization": "Bearer fine"})).text == "ok"
         assert len(received) == 1 and b"Bearer fine" in received[0]
     run(body())
@@ -275,7 +279,7 @@ def test_an_endless_answer_head_is_an_error_not_memory(run):
 
     async def body() -> None:
         async with serving(handler) as url, new_client() as client:
-            with pytest.raises(httpx2.RemoteProtocolError, match="head over"):
+            with pytest.raises(httpx2.RemoteProtocolError, match="answer.s head"):
                 await client.get(url)
     run(body())
 
@@ -442,7 +446,7 @@ def test_an_answer_sent_before_the_whole_body_was_taken_reaches_the_caller(run):
 
 
 def test_a_slow_reader_holds_a_bounded_part_of_a_fast_answer(run):
-    big = b"x" * (32 * 1024 * 1024)
+    big = b"x" * (8 * 1024 * 1024)
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
@@ -458,4 +462,150 @@ def test_a_slow_reader_holds_a_bounded_part_of_a_fast_answer(run):
                     await asyncio.sleep(0.02)  # the server could send megabytes meanwhile
             assert sum(sizes) == len(big)
             assert max(sizes) <= 2 * HIGH_WATER
+    run(body())
+
+
+NEVER_BODY = {  # what a server sends after its answer's head instead of (more) body
+    "trailer lines": (b"Transfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n", b"X-T: 1\r\n"),
+    "one trailer's value": (b"Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: ", b"a"),
+    "a chunk extension": (b"Transfer-Encoding: chunked\r\n\r\n1;", b"a"),
+}
+
+
+@pytest.mark.parametrize("kind", NEVER_BODY)
+def test_bytes_that_are_never_body_are_an_error_not_memory_cpu_or_a_wait(run, kind):
+    """Each would otherwise be kept (trailers), built up quadratically (httptools joins a value's
+    pieces) or, arriving now and then, keep a read from ever timing out."""
+    start, filler = NEVER_BODY[kind]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\n" + start)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(2000):  # 64 MB in all, 1 KB every few milliseconds
+                writer.write(filler * (1024 // len(filler)))
+                await writer.drain()
+                await asyncio.sleep(0.002)
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client(timeout=0.5) as client:
+            cpu = time.process_time()
+            with pytest.raises(httpx2.RemoteProtocolError, match="framing or trailers"):
+                await asyncio.wait_for(client.get(url), 10)
+            assert time.process_time() - cpu < 1.0
+    run(body())
+
+
+def test_a_flood_of_informational_answers_is_an_error(run):
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        with contextlib.suppress(ConnectionError):
+            while True:  # for as long as the client listens
+                writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" * 50)
+                await writer.drain()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            with pytest.raises(httpx2.RemoteProtocolError):
+                await asyncio.wait_for(client.get(url), 5)
+    run(body())
+
+
+@pytest.mark.parametrize("status", [b"099", b"101"])
+def test_an_answer_with_a_status_nobody_can_take_is_refused(run, status):
+    """Below 100 is no status (llhttp reads it, with a body); 101 switches protocols nobody asked
+    for. Neither may pass for an informational answer whose body is glued onto the next one."""
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 %s Odd\r\nContent-Length: 5\r\nUpgrade: x\r\n"
+                     b"Connection: upgrade\r\n\r\nEVIL!" % status + answer(b"real"))
+        await writer.drain()
+        with contextlib.suppress(ConnectionError):
+            await reader.read()  # until the client hangs up
+
+    async def body() -> None:
+        loop_errors: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, error: loop_errors.append(error))
+        async with serving(handler) as url, new_client() as client:
+            with pytest.raises(httpx2.RemoteProtocolError):
+                await client.get(url)
+        # (the test server's handlers are cancelled on leaving: not an error of the client's)
+        assert [e for e in loop_errors if not isinstance(e.get("exception"),
+                                                          asyncio.CancelledError)] == []
+    run(body())
+
+
+def client_sockets_to(url: str) -> int:
+    """How many TCP connections to `url`'s port this machine has open from the client's side
+    (Linux's own table: a socket the client still holds, whatever the transport thinks)."""
+    port = int(url.rsplit(":", 1)[1])
+    with open("/proc/net/tcp") as table:
+        rows = [line.split() for line in table.readlines()[1:]]
+    return sum(1 for row in rows if int(row[2].split(":")[1], 16) == port and row[3] == "01")
+
+
+def test_a_connection_given_up_on_is_dropped_at_once_not_left_flushing(run):
+    """A write timeout leaves megabytes unsent: a close that waited to flush them would keep the
+    socket open past the pool's limit for as long as the server reads nothing."""
+    async def body() -> None:
+        stop = asyncio.Event()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            await stop.wait()  # reads no body
+
+        async with serving(handler) as url, httpx2.AsyncClient(
+                transport=AsyncioTransport(LIMITS), timeout=httpx2.Timeout(5, write=0.2)) as client:
+            for _ in range(2 * LIMITS.max_connections):
+                with pytest.raises(httpx2.WriteTimeout):
+                    await client.post(url, content=b"x" * (16 * 1024 * 1024))
+            await asyncio.sleep(0.2)
+            assert client_sockets_to(url) == 0
+            stop.set()
+    run(body())
+
+
+@pytest.mark.parametrize("length", [3, 100])
+def test_a_streamed_body_is_held_to_its_content_length(run, length):
+    """Longer, the rest would be read as another request (smuggled); shorter, the server would
+    wait for the missing bytes until the read timeout."""
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while request := await read_request(reader):
+            seen.append(request.split(b"\r\n")[0])
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async def parts() -> AsyncIterator[bytes]:
+        yield b"abc"
+        yield b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client(timeout=30) as client:
+            with pytest.raises(httpx2.LocalProtocolError):
+                await asyncio.wait_for(client.post(
+                    url, content=parts(), headers={"Content-Length": str(length)}), 5)
+            await asyncio.sleep(0.1)
+        assert b"GET /smuggled HTTP/1.1" not in seen
+    run(body())
+
+
+def test_an_http_1_0_answer_is_read_but_its_connection_not_kept(run):
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while await read_request(reader):
+            writer.write(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
+                         b"Content-Length: 3\r\n\r\nold")
+            await writer.drain()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            for _ in range(2):
+                response = await client.get(url)
+                assert (response.content, response.http_version) == (b"old", "HTTP/1.0")
+        assert connections == 2
     run(body())

@@ -9,10 +9,12 @@ answer is parsed in C as it arrives, a read waits on one future, a kept connecti
 without a syscall.
 
 What it promises, each tested in tests/test_aionet.py: one request at a time on a connection, kept
-for the next only when its answer was read whole and the server did not ask to close; an answer's
-head at most MAX_HEAD bytes and its body buffered at most HIGH_WATER (reading pauses, the server
-waits); a request body written only as fast as the server takes it (write timeout); headers with
-control characters refused before anything is sent; TLS checked against the authority.
+for the next only when its HTTP/1.1 answer was read whole and the server did not ask to close; at
+most MAX_HEAD bytes of an answer that are not body (head, chunk framing, trailers) and at most
+HIGH_WATER of body buffered (reading pauses, the server waits); a request body written only as
+fast as the server takes it (write timeout) and held to its Content-Length; a method or header
+that could break the request's lines refused before anything is sent; a connection given up on
+dropped at once (no flush to wait for); TLS checked against the authority.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from typing import Any
 import httptools
 import httpx2
 
-# Buffered answer bytes at which reading pauses, and below which it goes on.
-HIGH_WATER, LOW_WATER = 256 * 1024, 64 * 1024
+# Buffered answer bytes at which reading pauses (until the reader takes them).
+HIGH_WATER = 256 * 1024
 WRITE_SIZE = 64 * 1024  # a body at hand goes out in pieces of this size, as fast as it's taken
-MAX_HEAD = 100 * 1024  # bytes of status line and headers an answer may take (as httpcore2)
+# Bytes an answer may send with no body byte among them: its head (as httpcore2's limit), or
+# chunk framing, trailers and informational answers before and after the body.
+MAX_HEAD = 100 * 1024
+PIECE_COST = 64  # what one piece of body costs in memory beside its bytes (counted to the mark)
 _NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab
 
@@ -60,7 +65,7 @@ class _Connection(asyncio.Protocol):
 
     def _new_answer(self, method: bytes) -> None:
         self.head_only = method == b"HEAD"
-        self.head_bytes = 0
+        self.not_body = 0  # bytes since the last body byte, up to MAX_HEAD
         self.status, self.reason = 0, b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.head_done = self.complete = self.keep_alive = False
@@ -75,15 +80,15 @@ class _Connection(asyncio.Protocol):
         if not self.expecting:  # bytes nobody asked for: the connection can't be trusted again
             self._fail(httpx2.RemoteProtocolError("the server sent bytes nobody asked for"))
             return
-        if not self.head_done:
-            self.head_bytes += len(data)
+        self.not_body += len(data)  # (on_body sets it back to 0)
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserError as exc:
-            self._fail(httpx2.RemoteProtocolError(f"the answer could not be read: {exc}"))
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._fail(httpx2.RemoteProtocolError(f"the answer could not be read: {exc!r}"))
             return
-        if not self.head_done and self.head_bytes > MAX_HEAD:
-            self._fail(httpx2.RemoteProtocolError(f"an answer's head over {MAX_HEAD} bytes"))
+        if self.not_body > MAX_HEAD:
+            self._fail(httpx2.RemoteProtocolError(
+                f"over {MAX_HEAD} bytes of an answer's head, framing or trailers"))
             return
         self._wake()
 
@@ -122,10 +127,13 @@ class _Connection(asyncio.Protocol):
         self.reason += status
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
+        if not self.head_done:  # (trailers are dropped)
+            self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         self.status = self.parser.get_status_code()
+        if self.status < 100 or self.status == 101:  # (nobody asked to switch protocols)
+            raise httpx2.RemoteProtocolError(f"an answer with status {self.status}")
         if self.status >= 200:  # (an informational answer comes before the real one)
             self.head_done = True
             if self.head_only:  # no body follows, whatever its headers say
@@ -135,16 +143,18 @@ class _Connection(asyncio.Protocol):
         if self.complete:
             return
         self.body.append(body)
-        self.buffered += len(body)
+        self.buffered += len(body) + PIECE_COST
+        self.not_body = 0
         if self.buffered > HIGH_WATER and not self._reading_paused and self.transport:
             self._reading_paused = True
             self.transport.pause_reading()
 
     def on_message_complete(self) -> None:
         if not self.head_done:  # the end of an informational answer
-            self.reason, self.headers, self.head_bytes = b"", [], 0
-        elif not self.complete:
-            self._on_complete(keep_alive=self.parser.should_keep_alive())
+            self.reason, self.headers = b"", []  # (not_body goes on: they share MAX_HEAD)
+        elif not self.complete:  # kept only if HTTP/1.1 and not asked to close (as h11)
+            self._on_complete(keep_alive=self.parser.should_keep_alive()
+                              and self.parser.get_http_version() == "1.1")
 
     # -- the request's side ----------------------------------------------------------------------
     def _on_complete(self, keep_alive: bool) -> None:
@@ -190,7 +200,9 @@ class _Connection(asyncio.Protocol):
                 raise httpx2.WriteError(str(self.error or "the connection is closed"))
 
     async def send(self, request: httpx2.Request, timeout: float | None) -> None:
-        method = request.method.encode("ascii")
+        method = request.method.encode("ascii", "replace")
+        if not _NAME.fullmatch(method):
+            raise httpx2.LocalProtocolError(f"refused to send the method {request.method!r}")
         lines = [b"%s %s HTTP/1.1" % (method, request.url.raw_path)]
         for name, value in request.headers.raw:
             if not _NAME.fullmatch(name) or _BAD_VALUE.search(value):
@@ -208,12 +220,19 @@ class _Connection(asyncio.Protocol):
                 return
             await self._write(head, timeout)
             chunked = b"chunked" in request.headers.get("transfer-encoding", "").encode().lower()
+            left = None if chunked else int(request.headers.get("content-length", "0"))
             async for chunk in request.stream:  # type: ignore[union-attr]
+                if left is not None:
+                    left -= len(chunk)
+                    if left < 0:
+                        raise httpx2.LocalProtocolError("a body longer than its Content-Length")
                 if chunk:
                     await self._write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk,
                                       timeout)
             if chunked:
                 await self._write(b"0\r\n\r\n", timeout)
+            elif left:
+                raise httpx2.LocalProtocolError("a body shorter than its Content-Length")
         except httpx2.WriteError:
             pass  # a server may answer (say 413) and close before taking the whole body
 
@@ -251,8 +270,8 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.expecting = False
-        if self.transport is not None:
-            self.transport.close()  # (after TLS's close_notify)
+        if self.transport is not None and not self.closed:
+            self.transport.abort()  # (as anyio/httpcore2: nothing left to flush or wait for)
 
     def get_extra_info(self, name: str) -> Any:
         """As httpcore2's network streams: `response.extensions["network_stream"]`."""
@@ -291,6 +310,7 @@ class AsyncioTransport(httpx2.AsyncBaseTransport):
         self._expiry = limits.keepalive_expiry
         self._idle: list[_Connection] = []  # the most recently used last
         self._busy = 0
+        self._closed = False  # (by aclose: connections still busy are closed when done)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         timeouts = request.extensions.get("timeout", {})
@@ -320,14 +340,15 @@ class AsyncioTransport(httpx2.AsyncBaseTransport):
         return httpx2.Response(
             connection.status, headers=connection.headers,
             stream=_Body(self, connection, timeouts.get("read")),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": connection.reason.strip(),
+            extensions={"http_version": b"HTTP/" + connection.parser.get_http_version().encode(),
+                        "reason_phrase": connection.reason.strip(),
                         "network_stream": connection})
 
     def give_back(self, connection: _Connection) -> None:
         """A request is done with `connection`: keep it for the next, or close it."""
         self._busy -= 1
         self._slots.release()
-        if not connection.reusable():
+        if self._closed or not connection.reusable():
             connection.close()
             return
         connection.idle_since = time.monotonic()
@@ -368,6 +389,7 @@ class AsyncioTransport(httpx2.AsyncBaseTransport):
         return connection
 
     async def aclose(self) -> None:
+        self._closed = True
         for connection in self._idle:
             connection.close()
         self._idle.clear()
