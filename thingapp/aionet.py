@@ -41,6 +41,16 @@ _NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab
 
 
+async def acquire(semaphore: asyncio.Semaphore, timeout: float | None) -> None:
+    """`semaphore.acquire()`, waiting at most `timeout` seconds (then TimeoutError); no timer
+    when it is free at once (setting and cancelling one cost ten times the acquiring)."""
+    if semaphore.locked():
+        async with asyncio.timeout(timeout):
+            await semaphore.acquire()
+    else:
+        await semaphore.acquire()
+
+
 def _expire(waiter: asyncio.Future[None], error: Exception) -> None:
     if not waiter.done():
         waiter.set_exception(error)
@@ -320,8 +330,7 @@ class AsyncioTransport(httpx2.AsyncBaseTransport):
         origin = (url.scheme, url.raw_host.decode("ascii"),
                   url.port or (443 if url.scheme == "https" else 80))
         try:
-            async with asyncio.timeout(timeouts.get("pool")):
-                await self._slots.acquire()
+            await acquire(self._slots, timeouts.get("pool"))
         except TimeoutError:
             raise httpx2.PoolTimeout("no connection free in time") from None
         self._busy += 1

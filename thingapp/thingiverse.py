@@ -21,6 +21,7 @@ import anyio
 import anyio.to_thread
 import httpx2
 
+from thingapp.aionet import acquire
 from thingapp.file_hosts import DEFAULT_FILE_HOSTS, FileHostRefused, FileHosts
 
 
@@ -160,8 +161,7 @@ class ThingiverseClient:
         """Wait for one of the UPSTREAM_AT_ONCE turns, as long as the client's pool timeout."""
         wait = self.http.timeout.pool
         try:
-            async with asyncio.timeout(wait):
-                await self._turns.acquire()
+            await acquire(self._turns, wait)
         except TimeoutError:
             raise httpx2.PoolTimeout(f"no turn to call Thingiverse within {wait} s") from None
         try:
