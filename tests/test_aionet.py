@@ -586,6 +586,10 @@ def test_a_streamed_body_is_held_to_its_content_length(run, length):
             with pytest.raises(httpx2.LocalProtocolError):
                 await asyncio.wait_for(client.post(
                     url, content=parts(), headers={"Content-Length": str(length)}), 5)
+            with pytest.raises(httpx2.LocalProtocolError):  # the same when all is at hand
+                await asyncio.wait_for(client.post(
+                    url, content=b"abc" + b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+                    headers={"Content-Length": str(length)}), 5)
             await asyncio.sleep(0.1)
         assert b"GET /smuggled HTTP/1.1" not in seen
     run(body())

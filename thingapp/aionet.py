@@ -219,18 +219,21 @@ class _Connection(asyncio.Protocol):
                 raise httpx2.LocalProtocolError(f"refused to send the header {name!r}")
             lines.append(name + b": " + value)
         head = b"\r\n".join(lines) + b"\r\n\r\n"
+        chunked = "chunked" in request.headers.get("transfer-encoding", "").lower()
+        length = request.headers.get("content-length", "0")
+        if not chunked and not length.isdigit():
+            raise httpx2.LocalProtocolError(f"refused to send Content-Length: {length!r}")
+        left = None if chunked else int(length)
         self._new_answer(method)
         self.expecting = True
         try:
-            if isinstance(request.stream, httpx2.ByteStream):  # the whole body is at hand
-                content = request.content
+            if isinstance(request.stream, httpx2.ByteStream) and left == len(request.content):
+                content = request.content  # all at hand, and as long as it says
                 await self._write(head + content[:WRITE_SIZE], timeout)
                 for start in range(WRITE_SIZE, len(content), WRITE_SIZE):
                     await self._write(content[start:start + WRITE_SIZE], timeout)
                 return
             await self._write(head, timeout)
-            chunked = b"chunked" in request.headers.get("transfer-encoding", "").encode().lower()
-            left = None if chunked else int(request.headers.get("content-length", "0"))
             async for chunk in request.stream:  # type: ignore[union-attr]
                 if left is not None:
                     left -= len(chunk)
