@@ -46,6 +46,23 @@ def answer(body: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
 
 
+class Answering:
+    """A server's handler: each request on a connection answered with `reply(request)` (by
+    default 200 "ok"); it keeps the requests and counts the connections it was given."""
+
+    def __init__(self, reply: Callable[[bytes], bytes] = lambda _: answer(b"ok")) -> None:
+        self.reply = reply
+        self.requests: list[bytes] = []
+        self.connections = 0
+
+    async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        while request := await read_request(reader):
+            self.requests.append(request)
+            writer.write(self.reply(request))
+            await writer.drain()
+
+
 @contextlib.asynccontextmanager
 async def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
     """A server on loopback answering with `handler`; its URL. On leaving, every connection is
@@ -75,23 +92,15 @@ async def serving(handler: Handler, tls: ssl.SSLContext | None = None) -> AsyncI
 
 
 def test_answers_come_whole_over_one_kept_connection(run):
-    connections = 0
     big = bytes(range(256)) * (3 * HIGH_WATER // 256)  # past the point where reading pauses
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        while request := await read_request(reader):
-            writer.write(answer(big if b"GET /big" in request else b"small"))
-            await writer.drain()
-        writer.close()
+    handler = Answering(lambda request: answer(big if b"GET /big" in request else b"small"))
 
     async def body() -> None:
         async with serving(handler) as url, new_client() as client:
             for _ in range(3):
                 assert (await client.get(f"{url}/small")).content == b"small"
                 assert (await client.get(f"{url}/big")).content == big
-        assert connections == 1
+        assert handler.connections == 1
     run(body())
 
 
@@ -246,13 +255,7 @@ def test_tls_is_checked_against_the_certificate_authority(run):
 def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(run):
     """A token is input (it comes from the sign-in's URL fragment): one carrying a line break
     must not add a header, or a second request, to what Thingiverse receives."""
-    received: list[bytes] = []
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while request := await read_request(reader):
-            received.append(request)
-            writer.write(answer(b"ok"))
-            await writer.drain()
+    handler = Answering()
 
     async def body() -> None:
         async with serving(handler) as url, new_client() as client:
@@ -264,7 +267,7 @@ def test_a_header_with_a_line_break_is_refused_before_anything_is_sent(run):
             with pytest.raises(httpx2.LocalProtocolError):
                 await client.request("GET / HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET", url)
             assert (await client.get(url, headers={"Authorization": "Bearer fine"})).text == "ok"
-        assert len(received) == 1 and b"Bearer fine" in received[0]
+        assert len(handler.requests) == 1 and b"Bearer fine" in handler.requests[0]
     run(body())
 
 
@@ -363,21 +366,13 @@ def test_connections_stay_within_the_limit_and_a_request_waits_no_longer_than_th
 
 
 def test_a_connection_is_not_used_again_after_close_an_unread_body_or_stray_bytes(run):
-    connections = 0
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        while request := await read_request(reader):
-            if b"GET /close" in request:
-                writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
-            elif b"GET /stray" in request:
-                writer.write(answer(b"ok") + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray")
-            elif b"GET /big" in request:
-                writer.write(answer(b"x" * (4 * HIGH_WATER)))
-            else:
-                writer.write(answer(b"ok"))
-            await writer.drain()
+    def reply(request: bytes) -> bytes:
+        if b"GET /close" in request:
+            return b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+        if b"GET /stray" in request:
+            return answer(b"ok") + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray"
+        return answer(b"x" * (4 * HIGH_WATER) if b"GET /big" in request else b"ok")
+    handler = Answering(reply)
 
     async def body() -> None:
         async with serving(handler) as url, new_client() as client:
@@ -388,7 +383,7 @@ def test_a_connection_is_not_used_again_after_close_an_unread_body_or_stray_byte
             async with client.stream("GET", f"{url}/big") as response:
                 assert response.status_code == 200  # its body left unread
             assert (await client.get(f"{url}/next")).text == "ok"
-        assert connections == 4  # a new one after each of the three, besides the first
+        assert handler.connections == 4  # a new one after each of the three, and the first
     run(body())
 
 
@@ -406,14 +401,7 @@ def test_an_informational_answer_before_the_real_one_is_skipped(run):
 
 
 def test_a_connection_idle_past_the_keepalive_expiry_is_not_used_again(run):
-    connections = 0
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        while await read_request(reader):
-            writer.write(answer(b"ok"))
-            await writer.drain()
+    handler = Answering()
 
     async def body() -> None:
         limits = httpx2.Limits(max_connections=4, max_keepalive_connections=2,
@@ -424,7 +412,7 @@ def test_a_connection_idle_past_the_keepalive_expiry_is_not_used_again(run):
             await client.get(url)  # kept
             await asyncio.sleep(0.3)
             await client.get(url)  # expired: a new one
-        assert connections == 2
+        assert handler.connections == 2
     run(body())
 
 
@@ -569,13 +557,7 @@ def test_a_connection_given_up_on_is_dropped_at_once_not_left_flushing(run):
 def test_a_streamed_body_is_held_to_its_content_length(run, length):
     """Longer, the rest would be read as another request (smuggled); shorter, the server would
     wait for the missing bytes until the read timeout."""
-    seen: list[bytes] = []
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while request := await read_request(reader):
-            seen.append(request.split(b"\r\n")[0])
-            writer.write(answer(b"ok"))
-            await writer.drain()
+    handler = Answering()
 
     async def parts() -> AsyncIterator[bytes]:
         yield b"abc"
@@ -591,25 +573,39 @@ def test_a_streamed_body_is_held_to_its_content_length(run, length):
                     url, content=b"abc" + b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
                     headers={"Content-Length": str(length)}), 5)
             await asyncio.sleep(0.1)
-        assert b"GET /smuggled HTTP/1.1" not in seen
+        assert not any(b"GET /smuggled" in request for request in handler.requests)
     run(body())
 
 
 def test_an_http_1_0_answer_is_read_but_its_connection_not_kept(run):
-    connections = 0
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        while await read_request(reader):
-            writer.write(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
-                         b"Content-Length: 3\r\n\r\nold")
-            await writer.drain()
+    handler = Answering(lambda _: b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n"
+                                  b"Content-Length: 3\r\n\r\nold")
 
     async def body() -> None:
         async with serving(handler) as url, new_client() as client:
             for _ in range(2):
                 response = await client.get(url)
                 assert (response.content, response.http_version) == (b"old", "HTTP/1.0")
-        assert connections == 2
+        assert handler.connections == 2
+    run(body())
+
+
+def test_no_more_connections_are_kept_idle_than_the_limit_says(run):
+    release = asyncio.Event()
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await read_request(reader):
+            await release.wait()  # so that four connections are open at once
+            writer.write(answer(b"ok"))
+            await writer.drain()
+
+    async def body() -> None:
+        async with serving(handler) as url, new_client() as client:
+            calls = [asyncio.ensure_future(client.get(f"{url}/{n}")) for n in range(4)]
+            await asyncio.sleep(0.1)
+            assert client_sockets_to(url) == LIMITS.max_connections
+            release.set()
+            await asyncio.gather(*calls)
+            await asyncio.sleep(0.1)
+            assert client_sockets_to(url) == LIMITS.max_keepalive_connections
     run(body())
