@@ -7,7 +7,6 @@ poll it (EventSource can't send the Authorization header) and a reloaded frame f
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import shutil
@@ -19,6 +18,7 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
+import orjson
 
 from thingapp.actions import Action
 from thingapp.failures import job_failure_sentence
@@ -62,7 +62,7 @@ def job_view(job: JobRecord, stale_after: float = STALE_AFTER) -> dict[str, Any]
     """A job as the page sees it; a running job whose heartbeat stopped reads as failed, and
     says where a half-made remix it leaves behind is."""
     status, message, percent = job.status, job.message, job.percent
-    result = json.loads(job.result) if job.result else None
+    result = orjson.loads(job.result) if job.result else None
     if status is JobStatus.RUNNING and time.time() - job.updated_at > stale_after:
         status, message, percent = JobStatus.FAILED, INTERRUPTED, None
         if result and result.get("thing_id"):
@@ -94,7 +94,7 @@ class _Progress:
     async def keep(self, result: dict[str, Any]) -> None:
         """Record what exists already (a created remix), so even a lost job can say so."""
         await self.store.update_job(self.job_id, step=self.step, message=self.message,
-                                    percent=self.percent, result=json.dumps(result))
+                                    percent=self.percent, result=orjson.dumps(result).decode())
 
     def report(self, done: int, total: int, message: str | None = None) -> None:
         """Called from byte-counting code; the ticker writes it."""
@@ -164,7 +164,7 @@ class Jobs:
 
     async def publish(self, job: JobRecord, token: str) -> dict[str, Any]:
         """Publish the work-in-progress remix `job` created; the job as it reads now."""
-        result = json.loads(job.result) if job.result else {}
+        result = orjson.loads(job.result) if job.result else {}
         if job.status is not JobStatus.DONE or not result.get("thing_id"):
             raise JobFailed("This job made no remix to publish.")
         if not result.get("published"):
@@ -173,7 +173,7 @@ class Jobs:
                           summary=f"Published the remix {result.get('name', '')}.")
             await self.store.update_job(job.id, step="done", message=result["summary"],
                                         percent=100, status=JobStatus.DONE,
-                                        result=json.dumps(result))
+                                        result=orjson.dumps(result).decode())
         updated = await self.store.get_job(job.id)
         assert updated is not None
         return self.view(updated)
@@ -222,7 +222,7 @@ class Jobs:
                               "summary": f"{produced.name} is ready. {produced.summary}"}
                     keep_folder = True
             final = {"step": "done", "status": JobStatus.DONE, "percent": 100,
-                     "message": result["summary"], "result": json.dumps(result)}
+                     "message": result["summary"], "result": orjson.dumps(result).decode()}
         except (JobFailed, ToolInputError) as exc:
             final = _failed(str(exc))
         except TimeoutError:

@@ -11,11 +11,12 @@ Thing the app token can't see is simply not prefetched, and is read with the use
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+
+import orjson
 
 from thingapp.store import SessionRecord, Store
 from thingapp.thingiverse import ThingiverseClient, ThingiverseError
@@ -25,6 +26,11 @@ log = logging.getLogger("thingapp.reads")
 READ_TTL = 60.0  # seconds: long enough for repeat launches, short enough to follow changes
 PREFETCH_BUDGET = 60  # app-token prefetches per minute and process: anyone can open a launch
 # page, and the app token's 300 requests per 5 minutes are the operator's
+
+
+def _dumps(value: Any) -> str:
+    """A read as the cache keeps it: JSON text."""
+    return orjson.dumps(value).decode()
 
 
 class CachedReads:
@@ -50,9 +56,9 @@ class CachedReads:
         for key in keys:
             cached = await self.store.cache_get(key)
             if cached is not None:
-                return json.loads(cached)
+                return orjson.loads(cached)
         value = await fetch()
-        await self.store.cache_set(keys[0], json.dumps(value), self.ttl)
+        await self.store.cache_set(keys[0], _dumps(value), self.ttl)
         return value
 
     async def thing(self, session: SessionRecord, thing_id: int) -> dict[str, Any]:
@@ -66,7 +72,7 @@ class CachedReads:
         thing = await self.thingiverse.get_thing(session.token, thing_id)
         key = f"thing:{session.user_id}:{thing_id}"
         self._in_flight.pop(key, None)  # (an older sign-in read: `remember` won't keep it)
-        await self.store.cache_set(key, json.dumps(thing), self.ttl)
+        await self.store.cache_set(key, _dumps(thing), self.ttl)
         return thing
 
     async def files(self, session: SessionRecord, thing_id: int) -> list[dict[str, Any]]:
@@ -101,7 +107,7 @@ class CachedReads:
 
         async def cached_or(key: str | None, fetch: Callable[[], Awaitable[Any]]) -> Any:
             cached = await self.store.cache_get(key) if key else None
-            return json.loads(cached) if cached is not None else await fetch()
+            return orjson.loads(cached) if cached is not None else await fetch()
         return {name: asyncio.create_task(cached_or(key, fetch))
                 for name, (key, fetch) in fetches.items()}
 
@@ -130,7 +136,7 @@ class CachedReads:
                                   exc_info=result)
                     elif not isinstance(result, BaseException) and (
                             self._in_flight.get(key) is reads[key]):  # (not forgotten since)
-                        values[key] = json.dumps(result)
+                        values[key] = _dumps(result)
                 if values:
                     await self.store.cache_set_many(values, self.ttl)
             finally:
@@ -180,5 +186,5 @@ class CachedReads:
         except ThingiverseError as exc:  # private, deleted, or the app token refused
             log.info("prefetch of thing %s skipped: %s", thing_id, exc)
             return
-        await self.store.cache_set_many({f"thing:public:{thing_id}": json.dumps(thing),
-                                         f"files:public:{thing_id}": json.dumps(files)}, self.ttl)
+        await self.store.cache_set_many({f"thing:public:{thing_id}": _dumps(thing),
+                                         f"files:public:{thing_id}": _dumps(files)}, self.ttl)

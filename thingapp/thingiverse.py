@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import anyio
 import anyio.to_thread
 import httpx2
+import orjson
 
 from thingapp.aionet import acquire
 from thingapp.file_hosts import DEFAULT_FILE_HOSTS, FileHostRefused, FileHosts
@@ -105,7 +106,7 @@ def _error_message(response: httpx2.Response) -> str:
     if header:
         return str(header)
     try:
-        body = response.json()
+        body = orjson.loads(response.content)
     except ValueError:
         return response.reason_phrase or "no message"
     if isinstance(body, dict):
@@ -178,7 +179,7 @@ class ThingiverseClient:
         if response.status_code != 200:
             raise InvalidToken(response.status_code, _error_message(response))
         try:
-            body = response.json()
+            body = orjson.loads(response.content)
         except ValueError as exc:
             raise InvalidToken(200, "tokeninfo did not answer JSON") from exc
         if not isinstance(body, dict):
@@ -214,7 +215,7 @@ class ThingiverseClient:
             raise ThingiverseError(response.status_code, _error_message(response),
                                    _retry_after(response))
         try:
-            return response.json()
+            return orjson.loads(response.content)
         except ValueError as exc:
             raise ThingiverseError(response.status_code, "the answer was not JSON") from exc
 
@@ -250,7 +251,7 @@ class ThingiverseClient:
                 raise ThingiverseError(response.status_code, _error_message(response),
                                        _retry_after(response))
             try:
-                page = response.json()
+                page = orjson.loads(response.content)
             except ValueError as exc:
                 raise ThingiverseError(200, "the answer was not JSON") from exc
             if not isinstance(page, list):
@@ -281,7 +282,7 @@ class ThingiverseClient:
         response = await self._send("POST", url, headers={"Authorization": f"Bearer {token}"})
         if response.status_code == 400:
             try:
-                errors = response.json().get("errors")
+                errors = orjson.loads(response.content).get("errors")
             except (ValueError, AttributeError):
                 errors = None
             if isinstance(errors, list) and errors:
@@ -307,7 +308,7 @@ class ThingiverseClient:
             raise ThingiverseError(response.status_code, _error_message(response),
                                    _retry_after(response))
         try:
-            pending = response.json().get("id")
+            pending = orjson.loads(response.content).get("id")
         except (ValueError, AttributeError):
             pending = None
         if not isinstance(pending, int) or isinstance(pending, bool):
@@ -470,7 +471,7 @@ def _origin(url: str) -> str:
 def _form_or_json_field(response: httpx2.Response, name: str) -> str | None:
     """The code exchange is documented as form-encoded; accept JSON too."""
     try:
-        body = response.json()
+        body = orjson.loads(response.content)
         value = body.get(name) if isinstance(body, dict) else None
         return value if isinstance(value, str) else None
     except ValueError:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from thingapp.rate_limits import LimitExceeded
 from thingapp.signin import Reason, SignInError
 from thingapp.web.context import context_of
+from thingapp.web.jsonresponse import JSONResponse
 
 SIGN_IN_STATUS = {
     Reason.SIGNED_OUT: 401,

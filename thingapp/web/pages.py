@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, Response
 
 from thingapp.signin import SignInError
 from thingapp.thing_ids import parse_thing_ref
 from thingapp.web.context import client_address, context_of
+from thingapp.web.jsonresponse import JSONResponse
 from thingapp.web.launch import TOOL_SCRIPT, thing_param
 
 log = logging.getLogger("thingapp.pages")

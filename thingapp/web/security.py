@@ -11,8 +11,10 @@ import time
 from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from thingapp.web.jsonresponse import JSONResponse
 
 access_log = logging.getLogger("thingapp.access")
 error_log = logging.getLogger("thingapp")

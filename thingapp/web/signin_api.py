@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from thingapp.settings import origin_of
 from thingapp.signin import MODES, Claimed, SignInError
@@ -14,6 +14,7 @@ from thingapp.web import cookies
 from thingapp.web.context import client_address, context_of, current_session
 from thingapp.web.errors import SIGN_IN_STATUS
 from thingapp.web.jsonbody import BadRequest, read_json
+from thingapp.web.jsonresponse import JSONResponse
 
 
 async def start_login(request: Request) -> Response:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 
 from thingapp.actions import Action, choose_actions
 from thingapp.failures import job_failure_sentence, upstream_failure
@@ -28,6 +28,7 @@ from thingapp.web.context import AppContext, context_of, current_session
 from thingapp.web.cookies import JobMark
 from thingapp.web.errors import UpstreamFailed
 from thingapp.web.jsonbody import BadRequest, read_json
+from thingapp.web.jsonresponse import JSONResponse
 from thingapp.workers import WorkerLimitHit
 
 log = logging.getLogger("thingapp.things")

@@ -6,10 +6,11 @@ import hmac
 import logging
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from thingapp.web.context import context_of
 from thingapp.web.jsonbody import BadRequest, read_limited
+from thingapp.web.jsonresponse import JSONResponse
 from thingapp.webhooks import MAX_WEBHOOK_BODY, BadWebhook, parse_event
 
 log = logging.getLogger("thingapp.webhooks")
