@@ -279,6 +279,36 @@ def test_a_cookie_thingiverse_sets_never_rides_along_with_another_call(tmp_path)
     assert upstream[0].sent == [None] * len(upstream[0].sent)
 
 
+class DeepThing(httpx2.AsyncBaseTransport):
+    """Thingiverse, except that a Thing's answer carries a field nested 300 levels deep."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
+        self.inner, self.thing_reads = inner, 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path != f"/things/{OWNED_CC}":
+            return response
+        self.thing_reads += 1
+        await response.aread()
+        thing = response.json()
+        thing["extra"] = json.loads("[" * 300 + "]" * 300)
+        return httpx2.Response(200, json=thing)
+
+
+def test_a_thing_nested_deeper_than_the_json_writer_goes_is_still_shown_and_cached(tmp_path):
+    upstream: list[DeepThing] = []
+    w = World(tmp_path, wrap_transport=lambda inner: upstream.append(DeepThing(inner))
+              or upstream[-1])
+    with w.client, w.sandbox:
+        token = w.sign_in(OWNER, OWNED_CC)
+        for _ in range(2):
+            r = w.context(token, OWNED_CC)
+            assert r.status_code == 200, r.text
+            assert r.json()["thing"]["name"] == "Calibration Cube"
+    assert upstream[0].thing_reads == 1  # the second from the cache
+
+
 # File names and Thing text from Thingiverse are attacker-controlled --------------------------
 
 def test_a_source_file_name_with_markup_and_shell_characters_makes_a_safe_name(world):
