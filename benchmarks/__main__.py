@@ -225,7 +225,7 @@ def launch_throughput(pair: Pair, rounds: int = 6) -> None:
     (the scheduler gives each busy process its share), so their throughputs compare their costs
     under the very same conditions. Taking turns instead, 2 s each, this VM's speed changed
     between the turns: one round's ratio ranged 0.7 to 1.24 and the median of 6 rounds 0.84 to
-    1.10 over ~20 runs; side by side, 6 runs of 6 rounds gave medians of 0.95 to 0.98."""
+    1.10 over ~20 runs; side by side, 0.91 to 0.99 over 12 runs."""
     launch = f"{pair.app_url}/?thing_id=2001"
     size = len(httpx2.get(launch).content)
     if shutil.which("wrk") is None:
@@ -563,7 +563,7 @@ def busy_web_process(pair: Pair) -> None:
         while any(view["step"] in ("start", "download", "wait") and view["status"] == "running"
                   for view in views()):
             time.sleep(0.05)
-        samples = _latencies(v, session, thing_id, 1_000_000,
+        samples = _latencies(v, session, thing_id, 1_000_000,  # (a bound, never met)
                              until=lambda: any(view["status"] != "running" for view in views()))
         while any(view["status"] == "running" for view in views()):
             time.sleep(0.1)
@@ -580,8 +580,7 @@ def busy_web_process(pair: Pair) -> None:
         idle, idle_before = idle_before + idle_after, idle_after
         idle99 = statistics.quantiles(idle, n=100)[98]
         busy99 = statistics.quantiles(busy, n=100)[98]
-        # The first seconds are the worst: the worker reads the model and its memory traffic
-        # is heaviest; shown beside the whole.
+        # The first ~2 s, while the worker reads the model, are the worst: shown beside.
         first99 = statistics.quantiles(busy[:1500], n=100)[98]
         report(f"other requests while {label}",
                f"p99 {busy99:.1f} ms busy vs {idle99:.1f} ms idle = {busy99 / idle99:.2f} x "
